@@ -1,0 +1,43 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Vector kernels need AVX2/FMA; a plain release build emits SSE only (see shared STYLE notes).
+let vectorFlags: [SwiftSetting] = [
+    .unsafeFlags(["-target-cpu", "haswell"], .when(platforms: [.linux])),
+]
+
+let package = Package(
+    name: "swift-lora",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "lora", targets: ["lora"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: vectorFlags),
+        .target(name: "SafeTensors"),
+        .target(name: "Tokenizers"),
+        .target(name: "GLUE"),
+        .target(name: "Encoders", dependencies: ["Tensors", "SafeTensors"], swiftSettings: vectorFlags),
+        .target(name: "Training", dependencies: ["Tensors", "Encoders", "GLUE", "Tokenizers"], swiftSettings: vectorFlags),
+        .executableTarget(
+            name: "lora",
+            dependencies: [
+                "Tensors", "SafeTensors", "Tokenizers", "GLUE", "Encoders", "Training",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: vectorFlags
+        ),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
+        .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
+        .testTarget(name: "GLUETests", dependencies: ["GLUE", "TestSupport"]),
+        .testTarget(name: "EncodersTests", dependencies: ["Encoders", "Tensors", "SafeTensors", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Encoders", "Tensors", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

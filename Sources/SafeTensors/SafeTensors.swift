@@ -1,0 +1,352 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Element types of a safetensors file that swift-lora reads.
+public enum SafeTensorsDType: String, Sendable, CaseIterable {
+    case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64", i64 = "I64", i32 = "I32", u8 = "U8"
+
+    /// Bytes per element.
+    public var byteSize: Int {
+        switch self {
+        case .f32, .i32: 4
+        case .f16, .bf16: 2
+        case .f64, .i64: 8
+        case .u8: 1
+        }
+    }
+}
+
+/// What can go wrong reading or writing a safetensors file. Every case names the file,
+/// and the tensor where one is involved.
+public enum SafeTensorsError: Error, CustomStringConvertible, Equatable {
+    case cannotOpen(file: String, reason: String)
+    case truncated(file: String, size: Int)
+    case headerTooLong(file: String, headerLength: UInt64, fileSize: Int)
+    case invalidHeader(file: String, reason: String)
+    case unknownDType(file: String, tensor: String, dtype: String)
+    case invalidShape(file: String, tensor: String, reason: String)
+    case offsetOutOfRange(file: String, tensor: String, begin: Int, end: Int, dataSize: Int)
+    case sizeMismatch(file: String, tensor: String, expectedBytes: Int, actualBytes: Int)
+    case overlapping(file: String, tensor: String, other: String)
+    case tensorNotFound(file: String, tensor: String)
+    case wrongDType(file: String, tensor: String, dtype: String, wanted: String)
+    case writeFailed(file: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .cannotOpen(file, reason): "\(file): cannot open: \(reason)"
+        case let .truncated(file, size): "\(file): truncated: \(size) bytes is too short for a safetensors header"
+        case let .headerTooLong(file, len, size): "\(file): header length \(len) exceeds the file size \(size)"
+        case let .invalidHeader(file, reason): "\(file): invalid header: \(reason)"
+        case let .unknownDType(file, tensor, dtype): "\(file): tensor '\(tensor)': unknown dtype '\(dtype)'"
+        case let .invalidShape(file, tensor, reason): "\(file): tensor '\(tensor)': invalid shape: \(reason)"
+        case let .offsetOutOfRange(file, tensor, b, e, size): "\(file): tensor '\(tensor)': data offsets [\(b), \(e)) outside the data section of \(size) bytes"
+        case let .sizeMismatch(file, tensor, exp, act): "\(file): tensor '\(tensor)': shape and dtype need \(exp) bytes but the offsets span \(act)"
+        case let .overlapping(file, tensor, other): "\(file): tensor '\(tensor)' overlaps tensor '\(other)'"
+        case let .tensorNotFound(file, tensor): "\(file): no tensor named '\(tensor)'"
+        case let .wrongDType(file, tensor, dtype, wanted): "\(file): tensor '\(tensor)' has dtype \(dtype), wanted \(wanted)"
+        case let .writeFailed(file, reason): "\(file): write failed: \(reason)"
+        }
+    }
+}
+
+/// One tensor's entry in the header.
+public struct SafeTensorInfo: Sendable, Equatable {
+    /// Tensor name.
+    public let name: String
+    /// Element type.
+    public let dtype: SafeTensorsDType
+    /// Shape (empty for a scalar).
+    public let shape: [Int]
+    /// Byte range inside the data section.
+    public let dataRange: Range<Int>
+    /// Number of elements.
+    public var elementCount: Int { shape.reduce(1, *) }
+}
+
+/// A memory-mapped, validated safetensors file.
+///
+/// Layout: little-endian `u64` header length `N`, `N` bytes of JSON header
+/// (`{"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}`),
+/// then the data section. Opening checks every offset against the file size, that each
+/// tensor's byte span equals its shape × dtype size, and that no two tensors overlap.
+public final class SafeTensorsFile: @unchecked Sendable {
+    /// Path of the file.
+    public let path: String
+    /// Tensors by name.
+    public let tensors: [String: SafeTensorInfo]
+    /// The `__metadata__` string map (empty when absent).
+    public let metadata: [String: String]
+    private let base: UnsafeRawPointer
+    private let mappedSize: Int
+    private let dataStart: Int
+
+    /// Tensor names in file order (by data offset).
+    public var names: [String] { tensors.values.sorted { $0.dataRange.lowerBound < $1.dataRange.lowerBound }.map(\.name) }
+
+    /// Opens and validates `url`.
+    public init(url: URL) throws {
+        path = url.path
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw SafeTensorsError.cannotOpen(file: path, reason: String(cString: strerror(errno))) }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else { throw SafeTensorsError.cannotOpen(file: path, reason: String(cString: strerror(errno))) }
+        let size = Int(st.st_size)
+        guard size >= 8 else { throw SafeTensorsError.truncated(file: path, size: size) }
+        guard let m = mmap(nil, size, PROT_READ, MAP_PRIVATE, fd, 0), m != MAP_FAILED else {
+            throw SafeTensorsError.cannotOpen(file: path, reason: "mmap: " + String(cString: strerror(errno)))
+        }
+        let raw = UnsafeRawPointer(m)
+        var headerLength: UInt64 = 0
+        withUnsafeMutableBytes(of: &headerLength) { $0.copyMemory(from: UnsafeRawBufferPointer(start: raw, count: 8)) }
+        headerLength = UInt64(littleEndian: headerLength)
+        guard headerLength <= UInt64(size - 8) else {
+            munmap(m, size)
+            throw SafeTensorsError.headerTooLong(file: path, headerLength: headerLength, fileSize: size)
+        }
+        let hdrData = Data(bytes: raw + 8, count: Int(headerLength))
+        let dataStart = 8 + Int(headerLength)
+        do {
+            (tensors, metadata) = try Self.parseHeader(hdrData, file: path, dataSize: size - dataStart)
+        } catch {
+            munmap(m, size)
+            throw error
+        }
+        base = raw
+        mappedSize = size
+        self.dataStart = dataStart
+    }
+
+    deinit { munmap(UnsafeMutableRawPointer(mutating: base), mappedSize) }
+
+    static func parseHeader(_ data: Data, file: String, dataSize: Int) throws -> ([String: SafeTensorInfo], [String: String]) {
+        let object: Any
+        do { object = try JSONSerialization.jsonObject(with: data) } catch {
+            throw SafeTensorsError.invalidHeader(file: file, reason: "not JSON (\(error.localizedDescription))")
+        }
+        guard let dict = object as? [String: Any] else { throw SafeTensorsError.invalidHeader(file: file, reason: "not a JSON object") }
+        var tensors: [String: SafeTensorInfo] = [:]
+        var metadata: [String: String] = [:]
+        for (name, value) in dict {
+            if name == "__metadata__" {
+                guard let md = value as? [String: Any] else { throw SafeTensorsError.invalidHeader(file: file, reason: "__metadata__ is not an object") }
+                for (k, v) in md {
+                    guard let s = v as? String else { throw SafeTensorsError.invalidHeader(file: file, reason: "__metadata__['\(k)'] is not a string") }
+                    metadata[k] = s
+                }
+                continue
+            }
+            guard let entry = value as? [String: Any] else { throw SafeTensorsError.invalidHeader(file: file, reason: "entry '\(name)' is not an object") }
+            guard let dtypeName = entry["dtype"] as? String else { throw SafeTensorsError.invalidHeader(file: file, reason: "tensor '\(name)' has no dtype") }
+            guard let dtype = SafeTensorsDType(rawValue: dtypeName) else { throw SafeTensorsError.unknownDType(file: file, tensor: name, dtype: dtypeName) }
+            guard let shapeAny = entry["shape"] as? [Any] else { throw SafeTensorsError.invalidShape(file: file, tensor: name, reason: "missing") }
+            var shape: [Int] = []
+            for d in shapeAny {
+                guard let n = (d as? NSNumber)?.intValue, n >= 0 else { throw SafeTensorsError.invalidShape(file: file, tensor: name, reason: "dimension \(d) is not a non-negative integer") }
+                shape.append(n)
+            }
+            guard let offs = entry["data_offsets"] as? [Any], offs.count == 2,
+                  let b = (offs[0] as? NSNumber)?.intValue, let e = (offs[1] as? NSNumber)?.intValue else {
+                throw SafeTensorsError.invalidHeader(file: file, reason: "tensor '\(name)' has no valid data_offsets")
+            }
+            guard b >= 0, e >= b, e <= dataSize else {
+                throw SafeTensorsError.offsetOutOfRange(file: file, tensor: name, begin: b, end: e, dataSize: dataSize)
+            }
+            var count = 1
+            for d in shape {
+                let (p, overflow) = count.multipliedReportingOverflow(by: d)
+                guard !overflow else { throw SafeTensorsError.invalidShape(file: file, tensor: name, reason: "element count overflows") }
+                count = p
+            }
+            guard count * dtype.byteSize == e - b else {
+                throw SafeTensorsError.sizeMismatch(file: file, tensor: name, expectedBytes: count * dtype.byteSize, actualBytes: e - b)
+            }
+            tensors[name] = SafeTensorInfo(name: name, dtype: dtype, shape: shape, dataRange: b..<e)
+        }
+        let sorted = tensors.values.filter { !$0.dataRange.isEmpty }.sorted { $0.dataRange.lowerBound < $1.dataRange.lowerBound }
+        if sorted.count > 1 {
+            for i in 1..<sorted.count where sorted[i].dataRange.lowerBound < sorted[i - 1].dataRange.upperBound {
+                throw SafeTensorsError.overlapping(file: file, tensor: sorted[i].name, other: sorted[i - 1].name)
+            }
+        }
+        return (tensors, metadata)
+    }
+
+    /// The header entry of `name`.
+    public func info(_ name: String) throws -> SafeTensorInfo {
+        guard let t = tensors[name] else { throw SafeTensorsError.tensorNotFound(file: path, tensor: name) }
+        return t
+    }
+
+    /// The raw bytes of a tensor (valid while this object lives).
+    public func rawBytes(_ name: String) throws -> UnsafeRawBufferPointer {
+        let t = try info(name)
+        return UnsafeRawBufferPointer(start: base + dataStart + t.dataRange.lowerBound, count: t.dataRange.count)
+    }
+
+    /// Converts a floating-point tensor (F32, F16, BF16, F64) to Float into `destination`,
+    /// which must hold `elementCount` floats. After copying, the mapped pages are released
+    /// (`MADV_DONTNEED`) so a model load does not hold the file twice in memory.
+    public func readFloats(_ name: String, into destination: UnsafeMutablePointer<Float>, count: Int) throws {
+        let t = try info(name)
+        guard t.elementCount == count else {
+            throw SafeTensorsError.invalidShape(file: path, tensor: name, reason: "has \(t.elementCount) elements, expected \(count)")
+        }
+        let src = base + dataStart + t.dataRange.lowerBound
+        switch t.dtype {
+        case .f32:
+            UnsafeMutableRawPointer(destination).copyMemory(from: src, byteCount: count * 4)
+        case .f64:
+            for i in 0..<count { destination[i] = Float(src.loadUnaligned(fromByteOffset: i * 8, as: Double.self)) }
+        case .bf16:
+            for i in 0..<count {
+                let bits = UInt32(UInt16(littleEndian: src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))) << 16
+                destination[i] = Float(bitPattern: bits)
+            }
+        case .f16:
+            for i in 0..<count {
+                let bits = UInt16(littleEndian: src.loadUnaligned(fromByteOffset: i * 2, as: UInt16.self))
+                destination[i] = Self.halfToFloat(bits)
+            }
+        default:
+            throw SafeTensorsError.wrongDType(file: path, tensor: name, dtype: t.dtype.rawValue, wanted: "a float type")
+        }
+        release(t)
+    }
+
+    /// A floating-point tensor as a `[Float]`.
+    public func floats(_ name: String) throws -> [Float] {
+        let n = try info(name).elementCount
+        var out = [Float](repeating: 0, count: n)
+        try out.withUnsafeMutableBufferPointer { buf in
+            if let p = buf.baseAddress { try readFloats(name, into: p, count: n) }
+        }
+        return out
+    }
+
+    /// An integer tensor (I64, I32, U8) as `[Int]`.
+    public func integers(_ name: String) throws -> [Int] {
+        let t = try info(name)
+        let src = base + dataStart + t.dataRange.lowerBound
+        switch t.dtype {
+        case .i64: return (0..<t.elementCount).map { Int(Int64(littleEndian: src.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self))) }
+        case .i32: return (0..<t.elementCount).map { Int(Int32(littleEndian: src.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self))) }
+        case .u8: return (0..<t.elementCount).map { Int(src.load(fromByteOffset: $0, as: UInt8.self)) }
+        default: throw SafeTensorsError.wrongDType(file: path, tensor: name, dtype: t.dtype.rawValue, wanted: "an integer type")
+        }
+    }
+
+    private func release(_ t: SafeTensorInfo) {
+        let page = Int(sysconf(Int32(_SC_PAGESIZE)))
+        let start = dataStart + t.dataRange.lowerBound
+        let alignedStart = (start + page - 1) / page * page
+        let end = (dataStart + t.dataRange.upperBound) / page * page
+        if end > alignedStart {
+            madvise(UnsafeMutableRawPointer(mutating: base + alignedStart), end - alignedStart, Int32(MADV_DONTNEED))
+        }
+    }
+
+    /// IEEE half → single precision.
+    public static func halfToFloat(_ h: UInt16) -> Float {
+        let sign = UInt32(h & 0x8000) << 16
+        let exp = Int((h >> 10) & 0x1F)
+        let mant = UInt32(h & 0x3FF)
+        if exp == 0 {
+            if mant == 0 { return Float(bitPattern: sign) }
+            let v = Float(mant) * powf(2, -24)
+            return sign != 0 ? -v : v
+        }
+        if exp == 31 { return Float(bitPattern: sign | 0x7F80_0000 | (mant << 13)) }
+        return Float(bitPattern: sign | UInt32(exp - 15 + 127) << 23 | (mant << 13))
+    }
+}
+
+/// A tensor to be written: name, dtype, shape and little-endian bytes.
+public struct SafeTensorRecord: Sendable {
+    /// Tensor name.
+    public var name: String
+    /// Element type.
+    public var dtype: SafeTensorsDType
+    /// Shape.
+    public var shape: [Int]
+    /// Raw little-endian data (`shape.product × dtype.byteSize` bytes).
+    public var bytes: Data
+
+    /// A record from raw bytes.
+    public init(name: String, dtype: SafeTensorsDType, shape: [Int], bytes: Data) {
+        self.name = name
+        self.dtype = dtype
+        self.shape = shape
+        self.bytes = bytes
+    }
+
+    /// An F32 record from floats.
+    public init(name: String, shape: [Int], floats: [Float]) {
+        precondition(shape.reduce(1, *) == floats.count, "SafeTensorRecord '\(name)': shape \(shape) does not hold \(floats.count) floats")
+        self.init(name: name, dtype: .f32, shape: shape, bytes: floats.withUnsafeBufferPointer { Data(buffer: $0) })
+    }
+
+    /// An F32 record copied from a pointer.
+    public init(name: String, shape: [Int], pointer: UnsafePointer<Float>) {
+        self.init(name: name, dtype: .f32, shape: shape, bytes: Data(bytes: pointer, count: shape.reduce(1, *) * 4))
+    }
+
+    /// An I64 record.
+    public init(name: String, shape: [Int], integers: [Int64]) {
+        precondition(shape.reduce(1, *) == integers.count, "SafeTensorRecord '\(name)': shape mismatch")
+        self.init(name: name, dtype: .i64, shape: shape, bytes: integers.withUnsafeBufferPointer { Data(buffer: $0) })
+    }
+}
+
+/// Writes safetensors files atomically: to a temporary file beside the target, then rename.
+public enum SafeTensorsWriter {
+    /// Writes `records` (in the given order) and `metadata` to `url`.
+    public static func write(_ records: [SafeTensorRecord], metadata: [String: String] = [:], to url: URL) throws {
+        var header: [String: Any] = [:]
+        var offset = 0
+        var seen = Set<String>()
+        for r in records {
+            guard seen.insert(r.name).inserted else { throw SafeTensorsError.writeFailed(file: url.path, reason: "duplicate tensor '\(r.name)'") }
+            let expected = r.shape.reduce(1, *) * r.dtype.byteSize
+            guard expected == r.bytes.count else {
+                throw SafeTensorsError.sizeMismatch(file: url.path, tensor: r.name, expectedBytes: expected, actualBytes: r.bytes.count)
+            }
+            header[r.name] = ["dtype": r.dtype.rawValue, "shape": r.shape, "data_offsets": [offset, offset + r.bytes.count]] as [String: Any]
+            offset += r.bytes.count
+        }
+        if !metadata.isEmpty { header["__metadata__"] = metadata }
+        var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
+        while json.count % 8 != 0 { json.append(0x20) }
+        var out = Data(capacity: 8 + json.count + offset)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
+        out.append(json)
+        for r in records { out.append(r.bytes) }
+        try AtomicFile.write(out, to: url)
+    }
+}
+
+/// Writes a file by writing a temporary sibling and renaming it over the target, so a
+/// reader never sees a half-written file and a killed writer leaves the old file intact.
+public enum AtomicFile {
+    /// Writes `data` to `url` atomically (creating parent directories).
+    public static func write(_ data: Data, to url: URL) throws {
+        let dir = url.deletingLastPathComponent()
+        do {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+            try data.write(to: tmp)
+            if rename(tmp.path, url.path) != 0 {
+                let reason = String(cString: strerror(errno))
+                try? FileManager.default.removeItem(at: tmp)
+                throw SafeTensorsError.writeFailed(file: url.path, reason: "rename: \(reason)")
+            }
+        } catch let e as SafeTensorsError {
+            throw e
+        } catch {
+            throw SafeTensorsError.writeFailed(file: url.path, reason: error.localizedDescription)
+        }
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+
+/// Layer normalisation over the last dimension, as `torch.nn.LayerNorm` (biased variance).
+///
+/// `out = (x − mean) · rstd · weight + bias`, `rstd = 1/√(var + eps)`; `mean` and `rstd`
+/// (one per row) are saved for the backward pass.
+public enum LayerNorm {
+    /// Forward over `rows × cols`; writes `out`, `mean`, `rstd`.
+    public static func forward(
+        out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+        input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        rows: Int, cols: Int, eps: Float
+    ) {
+        nonisolated(unsafe) let (out, mean, rstd, input, weight, bias) = (out, mean, rstd, input, weight, bias)
+        Threads.parallelFor(rows, minimumChunk: 64) { start, end in
+            for r in start..<end {
+                let x = input + r * cols
+                var sum: Float = 0
+                for j in 0..<cols { sum += x[j] }
+                let m = sum / Float(cols)
+                var sq: Float = 0
+                for j in 0..<cols { let d = x[j] - m; sq += d * d }
+                let s = 1 / (sq / Float(cols) + eps).squareRoot()
+                let o = out + r * cols
+                for j in 0..<cols { o[j] = (x[j] - m) * s * weight[j] + bias[j] }
+                mean[r] = m
+                rstd[r] = s
+            }
+        }
+    }
+
+    /// Accumulates `dInput`, and `dWeight`/`dBias` when given (nil when frozen).
+    public static func backward(
+        dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
+        dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+        weight: UnsafePointer<Float>, rows: Int, cols: Int
+    ) {
+        if dWeight != nil || dBias != nil {
+            for r in 0..<rows {
+                let x = input + r * cols, g = dOut + r * cols
+                let m = mean[r], s = rstd[r]
+                if let dWeight { for j in 0..<cols { dWeight[j] += g[j] * (x[j] - m) * s } }
+                if let dBias { for j in 0..<cols { dBias[j] += g[j] } }
+            }
+        }
+        guard let dInputPointer = dInput else { return }
+        nonisolated(unsafe) let (dInput, dOut, input, mean, rstd, weight) = (dInputPointer, dOut, input, mean, rstd, weight)
+        Threads.parallelFor(rows, minimumChunk: 64) { start, end in
+            for r in start..<end {
+                let x = input + r * cols, g = dOut + r * cols, dx = dInput + r * cols
+                let m = mean[r], s = rstd[r]
+                var dnormMean: Float = 0, dnormNormMean: Float = 0
+                for j in 0..<cols {
+                    let dn = g[j] * weight[j]
+                    dnormMean += dn
+                    dnormNormMean += dn * (x[j] - m) * s
+                }
+                dnormMean /= Float(cols)
+                dnormNormMean /= Float(cols)
+                for j in 0..<cols {
+                    let n = (x[j] - m) * s
+                    dx[j] += (g[j] * weight[j] - dnormMean - n * dnormNormMean) * s
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+import ArgumentParser
+import Tensors
+
+/// The `lora` command-line tool.
+@main
+struct Lora: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "lora",
+        abstract: "LoRA and full fine-tuning of BERT/RoBERTa encoders on GLUE, and the LoRA paper's study.",
+        subcommands: [BenchCommand.self]
+    )
+}

@@ -1,0 +1,349 @@
+import XCTest
+import Foundation
+import Tensors
+
+final class GemmTests: XCTestCase {
+    /// Every transpose combination, with leading dimensions larger than the matrix (strided
+    /// views as used for attention heads), alpha and beta.
+    func testAllTransposeModesWithStridesMatchDouble() {
+        var rng = RandomGenerator(seed: 7)
+        for (m, n, k) in [(5, 7, 3), (1, 9, 4), (13, 6, 11), (8, 8, 1)] {
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    let padA = 3, padB = 2, padC = 5
+                    let aRows = ta ? k : m, aCols = ta ? m : k
+                    let bRows = tb ? n : k, bCols = tb ? k : n
+                    let lda = aCols + padA, ldb = bCols + padB, ldc = n + padC
+                    let a = GradientCheck.randomArray(aRows * lda, &rng)
+                    let b = GradientCheck.randomArray(bRows * ldb, &rng)
+                    var c = GradientCheck.randomArray(m * ldc, &rng)
+                    let c0 = c
+                    let alpha: Float = 0.75, beta: Float = 0.5
+                    let fa = FloatBuffer(a), fb = FloatBuffer(b), fc = FloatBuffer(c)
+                    Gemm.multiply(m: m, n: n, k: k, a: fa.readPointer, lda: lda, transposeA: ta,
+                                  b: fb.readPointer, ldb: ldb, transposeB: tb, c: fc.pointer, ldc: ldc, alpha: alpha, beta: beta)
+                    c = fc.toArray()
+                    for i in 0..<m {
+                        for j in 0..<n {
+                            var s = 0.0
+                            for p in 0..<k {
+                                let av = ta ? a[p * lda + i] : a[i * lda + p]
+                                let bv = tb ? b[j * ldb + p] : b[p * ldb + j]
+                                s += Double(av) * Double(bv)
+                            }
+                            let expected = Double(alpha) * s + Double(beta) * Double(c0[i * ldc + j])
+                            XCTAssertEqual(Double(c[i * ldc + j]), expected, accuracy: 1e-5,
+                                           "m=\(m) n=\(n) k=\(k) ta=\(ta) tb=\(tb) at (\(i),\(j))")
+                        }
+                        // Padding columns are untouched.
+                        for j in n..<ldc { XCTAssertEqual(c[i * ldc + j], c0[i * ldc + j]) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+final class LinearTests: XCTestCase {
+    func reference(rows: Int, c: Int, oc: Int) -> GradientCheck.Reference {
+        { x in
+            let (inp, w, b) = (x[0], x[1], x[2])
+            var out = DoubleMath.matmul(inp, w, m: rows, k: c, n: oc, transB: true)
+            for r in 0..<rows { for j in 0..<oc { out[r * oc + j] += b[j] } }
+            return out
+        }
+    }
+
+    func testGradientsMatchFiniteDifferences() {
+        var rng = RandomGenerator(seed: 11)
+        for (rows, c, oc) in [(5, 7, 3), (1, 4, 9), (6, 13, 5)] {
+            let inp = GradientCheck.randomArray(rows * c, &rng)
+            let w = GradientCheck.randomArray(oc * c, &rng)
+            let b = GradientCheck.randomArray(oc, &rng)
+            let r = GradientCheck.randomArray(rows * oc, &rng)
+            let fi = FloatBuffer(inp), fw = FloatBuffer(w), fb = FloatBuffer(b), out = FloatBuffer(count: rows * oc)
+            Linear.forward(out: out.pointer, input: fi.readPointer, weight: fw.readPointer, bias: fb.readPointer,
+                           rows: rows, inFeatures: c, outFeatures: oc)
+            // Gradients accumulate: start from a known non-zero value and subtract it.
+            let dX = FloatBuffer([Float](repeating: 0.5, count: rows * c))
+            let dW = FloatBuffer([Float](repeating: -0.25, count: oc * c))
+            let dB = FloatBuffer([Float](repeating: 1, count: oc))
+            let fr = FloatBuffer(r)
+            Linear.backward(dInput: dX.pointer, dWeight: dW.pointer, dBias: dB.pointer, dOut: fr.readPointer,
+                            input: fi.readPointer, weight: fw.readPointer, rows: rows, inFeatures: c, outFeatures: oc)
+            GradientCheck.check("linear \(rows)x\(c)->\(oc)", inputs: [inp, w, b], projection: r,
+                                ours: (out.toArray(), [dX.toArray().map { $0 - 0.5 }, dW.toArray().map { $0 + 0.25 }, dB.toArray().map { $0 - 1 }]),
+                                reference: reference(rows: rows, c: c, oc: oc))
+        }
+    }
+
+    func testFrozenWeightSkipsWeightGradient() {
+        var rng = RandomGenerator(seed: 3)
+        let rows = 4, c = 5, oc = 3
+        let fi = FloatBuffer(GradientCheck.randomArray(rows * c, &rng)), fw = FloatBuffer(GradientCheck.randomArray(oc * c, &rng))
+        let dOut = FloatBuffer(GradientCheck.randomArray(rows * oc, &rng))
+        let dX = FloatBuffer(count: rows * c)
+        Linear.backward(dInput: dX.pointer, dWeight: nil, dBias: nil, dOut: dOut.readPointer, input: fi.readPointer,
+                        weight: fw.readPointer, rows: rows, inFeatures: c, outFeatures: oc)
+        let expected = DoubleMath.matmul(dOut.toArray().map(Double.init), fw.toArray().map(Double.init), m: rows, k: oc, n: c)
+        for i in expected.indices { XCTAssertEqual(Double(dX[i]), expected[i], accuracy: 1e-5) }
+    }
+}
+
+final class LayerNormTests: XCTestCase {
+    func testGradientsMatchFiniteDifferences() {
+        var rng = RandomGenerator(seed: 5)
+        for (rows, cols) in [(3, 7), (1, 16), (5, 33)] {
+            let eps: Float = 1e-5
+            let x = GradientCheck.randomArray(rows * cols, &rng, scale: 2)
+            let w = GradientCheck.randomArray(cols, &rng)
+            let b = GradientCheck.randomArray(cols, &rng)
+            let r = GradientCheck.randomArray(rows * cols, &rng)
+            let fx = FloatBuffer(x), fw = FloatBuffer(w), fb = FloatBuffer(b)
+            let out = FloatBuffer(count: rows * cols), mean = FloatBuffer(count: rows), rstd = FloatBuffer(count: rows)
+            LayerNorm.forward(out: out.pointer, mean: mean.pointer, rstd: rstd.pointer, input: fx.readPointer,
+                              weight: fw.readPointer, bias: fb.readPointer, rows: rows, cols: cols, eps: eps)
+            let dX = FloatBuffer(count: rows * cols), dW = FloatBuffer(count: cols), dB = FloatBuffer(count: cols)
+            let fr = FloatBuffer(r)
+            LayerNorm.backward(dInput: dX.pointer, dWeight: dW.pointer, dBias: dB.pointer, dOut: fr.readPointer,
+                               input: fx.readPointer, mean: mean.readPointer, rstd: rstd.readPointer, weight: fw.readPointer,
+                               rows: rows, cols: cols)
+            GradientCheck.check("layernorm \(rows)x\(cols)", inputs: [x, w, b], projection: r,
+                                ours: (out.toArray(), [dX.toArray(), dW.toArray(), dB.toArray()]),
+                                reference: { v in
+                                    var out = [Double](repeating: 0, count: rows * cols)
+                                    for i in 0..<rows {
+                                        let row = Array(v[0][(i * cols)..<((i + 1) * cols)])
+                                        let m = row.reduce(0, +) / Double(cols)
+                                        let varr = row.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(cols)
+                                        let s = 1 / (varr + Double(eps)).squareRoot()
+                                        for j in 0..<cols { out[i * cols + j] = (row[j] - m) * s * v[1][j] + v[2][j] }
+                                    }
+                                    return out
+                                })
+        }
+    }
+}
+
+final class ActivationTests: XCTestCase {
+    func testGELUExactErfGradient() {
+        var rng = RandomGenerator(seed: 9)
+        let n = 37
+        let x = GradientCheck.randomArray(n, &rng, scale: 4)
+        let r = GradientCheck.randomArray(n, &rng)
+        let fx = FloatBuffer(x), out = FloatBuffer(count: n), dX = FloatBuffer(count: n), fr = FloatBuffer(r)
+        GELU.forward(out: out.pointer, input: fx.readPointer, count: n)
+        GELU.backward(dInput: dX.pointer, dOut: fr.readPointer, input: fx.readPointer, count: n)
+        GradientCheck.check("gelu", inputs: [x], projection: r, ours: (out.toArray(), [dX.toArray()]),
+                            reference: { v in v[0].map { 0.5 * $0 * (1 + DoubleMath.erf($0 / 2.0.squareRoot())) } })
+    }
+
+    func testTanhGradient() {
+        var rng = RandomGenerator(seed: 10)
+        let n = 29
+        let x = GradientCheck.randomArray(n, &rng, scale: 3)
+        let r = GradientCheck.randomArray(n, &rng)
+        let fx = FloatBuffer(x), out = FloatBuffer(count: n), dX = FloatBuffer(count: n), fr = FloatBuffer(r)
+        Tanh.forward(out: out.pointer, input: fx.readPointer, count: n)
+        Tanh.backward(dInput: dX.pointer, dOut: fr.readPointer, output: out.readPointer, count: n)
+        GradientCheck.check("tanh", inputs: [x], projection: r, ours: (out.toArray(), [dX.toArray()]),
+                            reference: { v in v[0].map { Foundation.tanh($0) } })
+    }
+
+    func testSoftmaxGradient() {
+        var rng = RandomGenerator(seed: 12)
+        for (rows, cols) in [(3, 5), (1, 1), (4, 17)] {
+            let x = GradientCheck.randomArray(rows * cols, &rng, scale: 5)
+            let r = GradientCheck.randomArray(rows * cols, &rng)
+            let fx = FloatBuffer(x), out = FloatBuffer(count: rows * cols), dX = FloatBuffer(count: rows * cols), fr = FloatBuffer(r)
+            Softmax.forward(out: out.pointer, input: fx.readPointer, rows: rows, cols: cols)
+            Softmax.backward(dInput: dX.pointer, dOut: fr.readPointer, output: out.readPointer, rows: rows, cols: cols)
+            GradientCheck.check("softmax \(rows)x\(cols)", inputs: [x], projection: r, ours: (out.toArray(), [dX.toArray()]),
+                                reference: { v in
+                                    var out = [Double](repeating: 0, count: rows * cols)
+                                    for i in 0..<rows {
+                                        let row = v[0][(i * cols)..<((i + 1) * cols)]
+                                        let m = row.max() ?? 0
+                                        let e = row.map { Foundation.exp($0 - m) }
+                                        let s = e.reduce(0, +)
+                                        for j in 0..<cols { out[i * cols + j] = e[j] / s }
+                                    }
+                                    return out
+                                })
+        }
+    }
+}
+
+final class AttentionTests: XCTestCase {
+    /// Double reference: per sequence and head, softmax(scale·QKᵀ)·mask·V.
+    static func reference(lengths: [Int], heads: Int, headDim: Int, scale: Double, mask: [Double]?) -> GradientCheck.Reference {
+        { v in
+            let (q, k, vv) = (v[0], v[1], v[2])
+            let c = heads * headDim
+            let total = lengths.reduce(0, +)
+            var out = [Double](repeating: 0, count: total * c)
+            var base = 0, pOff = 0
+            for l in lengths {
+                for h in 0..<heads {
+                    for i in 0..<l {
+                        var scores = [Double](repeating: 0, count: l)
+                        for j in 0..<l {
+                            var s = 0.0
+                            for d in 0..<headDim { s += q[(base + i) * c + h * headDim + d] * k[(base + j) * c + h * headDim + d] }
+                            scores[j] = s * scale
+                        }
+                        let m = scores.max() ?? 0
+                        let e = scores.map { Foundation.exp($0 - m) }
+                        let sum = e.reduce(0, +)
+                        for j in 0..<l {
+                            var p = e[j] / sum
+                            if let mask { p *= mask[pOff + i * l + j] }
+                            for d in 0..<headDim { out[(base + i) * c + h * headDim + d] += p * vv[(base + j) * c + h * headDim + d] }
+                        }
+                    }
+                    pOff += l * l
+                }
+                base += l
+            }
+            return out
+        }
+    }
+
+    func run(lengths: [Int], heads: Int, headDim: Int, dropout: Bool, seed: UInt64) {
+        var rng = RandomGenerator(seed: seed)
+        let seqs = PackedSequences(lengths: lengths)
+        let c = heads * headDim, t = seqs.totalTokens
+        let scale = 1 / Float(headDim).squareRoot()
+        let q = GradientCheck.randomArray(t * c, &rng, scale: 1.5), k = GradientCheck.randomArray(t * c, &rng, scale: 1.5)
+        let v = GradientCheck.randomArray(t * c, &rng)
+        let r = GradientCheck.randomArray(t * c, &rng)
+        let pCount = seqs.attentionFloats(heads: heads)
+        let probs = FloatBuffer(count: pCount), dropped = FloatBuffer(count: pCount), mask = FloatBuffer(count: pCount)
+        if dropout { Dropout.makeMask(mask.pointer, count: pCount, probability: 0.3, rng: &rng) }
+        let fq = FloatBuffer(q), fk = FloatBuffer(k), fv = FloatBuffer(v), out = FloatBuffer(count: t * c)
+        Attention.forward(out: out.pointer, ldOut: c, probs: probs.pointer, q: fq.readPointer, ldq: c, k: fk.readPointer, ldk: c,
+                          v: fv.readPointer, ldv: c, sequences: seqs, heads: heads, headDim: headDim, scale: scale,
+                          dropoutMask: dropout ? mask.readPointer : nil, droppedProbs: dropout ? dropped.pointer : nil)
+        let dq = FloatBuffer(count: t * c), dk = FloatBuffer(count: t * c), dv = FloatBuffer(count: t * c)
+        let maxL = lengths.max() ?? 1
+        let scratch = FloatBuffer(count: maxL * maxL), fr = FloatBuffer(r)
+        Attention.backward(dq: dq.pointer, lddq: c, dk: dk.pointer, lddk: c, dv: dv.pointer, lddv: c, dOut: fr.readPointer, ldDOut: c,
+                           probs: probs.readPointer, q: fq.readPointer, ldq: c, k: fk.readPointer, ldk: c, v: fv.readPointer, ldv: c,
+                           sequences: seqs, heads: heads, headDim: headDim, scale: scale, scratch: scratch.pointer,
+                           dropoutMask: dropout ? mask.readPointer : nil, droppedProbs: dropout ? dropped.readPointer : nil)
+        GradientCheck.check("attention \(lengths) heads=\(heads) d=\(headDim) dropout=\(dropout)", inputs: [q, k, v], projection: r,
+                            ours: (out.toArray(), [dq.toArray(), dk.toArray(), dv.toArray()]),
+                            reference: Self.reference(lengths: lengths, heads: heads, headDim: headDim, scale: Double(scale),
+                                                      mask: dropout ? mask.toArray().map(Double.init) : nil))
+    }
+
+    func testPackedVariableLengthGradients() {
+        run(lengths: [3, 5, 1, 4], heads: 3, headDim: 5, dropout: false, seed: 21)
+        run(lengths: [7], heads: 2, headDim: 4, dropout: false, seed: 22)
+    }
+
+    func testPackedWithAttentionDropoutGradients() {
+        run(lengths: [4, 2, 6], heads: 2, headDim: 3, dropout: true, seed: 23)
+    }
+
+    /// Packing is exact: a sequence's output does not depend on its batch neighbours.
+    func testSequenceIndependentOfNeighbours() {
+        var rng = RandomGenerator(seed: 30)
+        let heads = 2, headDim = 3, c = 6
+        let lengths = [4, 3]
+        let seqs = PackedSequences(lengths: lengths)
+        let t = seqs.totalTokens
+        let q = GradientCheck.randomArray(t * c, &rng), k = GradientCheck.randomArray(t * c, &rng), v = GradientCheck.randomArray(t * c, &rng)
+        func attend(_ q: [Float], _ k: [Float], _ v: [Float], _ lengths: [Int]) -> [Float] {
+            let s = PackedSequences(lengths: lengths)
+            let out = FloatBuffer(count: s.totalTokens * c), probs = FloatBuffer(count: s.attentionFloats(heads: heads))
+            let fq = FloatBuffer(q), fk = FloatBuffer(k), fv = FloatBuffer(v)
+            withExtendedLifetime((fq, fk, fv)) {
+                Attention.forward(out: out.pointer, ldOut: c, probs: probs.pointer, q: fq.readPointer, ldq: c,
+                                  k: fk.readPointer, ldk: c, v: fv.readPointer, ldv: c,
+                                  sequences: s, heads: heads, headDim: headDim, scale: 0.5)
+            }
+            return out.toArray()
+        }
+        let both = attend(q, k, v, lengths)
+        let second = attend(Array(q[(4 * c)...]), Array(k[(4 * c)...]), Array(v[(4 * c)...]), [3])
+        XCTAssertEqual(Array(both[(4 * c)...]), second)
+    }
+}
+
+final class DropoutEmbeddingLossTests: XCTestCase {
+    func testDropoutIsSeededAndMaskReusedInBackward() {
+        var a = RandomGenerator(seed: 99), b = RandomGenerator(seed: 99)
+        let n = 10_000
+        let m1 = FloatBuffer(count: n), m2 = FloatBuffer(count: n)
+        Dropout.makeMask(m1.pointer, count: n, probability: 0.1, rng: &a)
+        Dropout.makeMask(m2.pointer, count: n, probability: 0.1, rng: &b)
+        XCTAssertEqual(m1.toArray(), m2.toArray(), "same seed, same mask")
+        let dropped = m1.toArray().filter { $0 == 0 }.count
+        XCTAssertEqual(Double(dropped) / Double(n), 0.1, accuracy: 0.015)
+        XCTAssertTrue(m1.toArray().allSatisfy { $0 == 0 || abs($0 - 1 / 0.9) < 1e-6 })
+        var rng = RandomGenerator(seed: 1)
+        let x = GradientCheck.randomArray(n, &rng), r = GradientCheck.randomArray(n, &rng)
+        let out = FloatBuffer(count: n), dX = FloatBuffer(count: n)
+        let fx = FloatBuffer(x), fr = FloatBuffer(r)
+        withExtendedLifetime((fx, fr)) {
+            Dropout.forward(out: out.pointer, input: fx.readPointer, mask: m1.readPointer, count: n)
+            Dropout.backward(dInput: dX.pointer, dOut: fr.readPointer, mask: m1.readPointer, count: n)
+        }
+        let mask = m1.toArray().map(Double.init)
+        GradientCheck.check("dropout", inputs: [Array(x[0..<50])], projection: Array(r[0..<50]),
+                            ours: (Array(out.toArray()[0..<50]), [Array(dX.toArray()[0..<50])]),
+                            reference: { v in v[0].enumerated().map { $0.element * mask[$0.offset] } })
+    }
+
+    func testEmbeddingGatherScatterAdd() {
+        var rng = RandomGenerator(seed: 4)
+        let vocab = 6, dim = 5
+        let ids: [Int32] = [2, 0, 2, 5, 2, 1]
+        let table = GradientCheck.randomArray(vocab * dim, &rng)
+        let r = GradientCheck.randomArray(ids.count * dim, &rng)
+        let out = FloatBuffer(count: ids.count * dim), dT = FloatBuffer(count: vocab * dim)
+        let ft = FloatBuffer(table), fr = FloatBuffer(r)
+        withExtendedLifetime((ft, fr)) { ids.withUnsafeBufferPointer { idp in
+            Embedding.forward(out: out.pointer, table: ft.readPointer, ids: idp.baseAddress!, count: ids.count, vocabularySize: vocab, dim: dim)
+            Embedding.backward(dTable: dT.pointer, dOut: fr.readPointer, ids: idp.baseAddress!, count: ids.count, dim: dim)
+        } }
+        GradientCheck.check("embedding", inputs: [table], projection: r, ours: (out.toArray(), [dT.toArray()]),
+                            reference: { v in ids.flatMap { id in (0..<dim).map { v[0][Int(id) * dim + $0] } } })
+    }
+
+    func testCrossEntropyGradient() {
+        var rng = RandomGenerator(seed: 8)
+        let rows = 5, classes = 3
+        let logits = GradientCheck.randomArray(rows * classes, &rng, scale: 3)
+        let labels: [Int32] = [0, 2, 1, 1, 0]
+        let d = FloatBuffer(count: rows * classes)
+        let fl = FloatBuffer(logits)
+        let loss = withExtendedLifetime(fl) { labels.withUnsafeBufferPointer {
+            Loss.crossEntropy(logits: fl.readPointer, labels: $0.baseAddress!, rows: rows, classes: classes, dLogits: d.pointer)
+        } }
+        GradientCheck.check("cross-entropy", inputs: [logits], projection: [1], ours: ([loss], [d.toArray()]),
+                            reference: { v in
+                                var total = 0.0
+                                for i in 0..<rows {
+                                    let row = v[0][(i * classes)..<((i + 1) * classes)]
+                                    let lse = Foundation.log(row.map { Foundation.exp($0) }.reduce(0, +))
+                                    total += lse - v[0][i * classes + Int(labels[i])]
+                                }
+                                return [total / Double(rows)]
+                            })
+    }
+
+    func testMeanSquaredErrorGradient() {
+        var rng = RandomGenerator(seed: 13)
+        let n = 7
+        let p = GradientCheck.randomArray(n, &rng, scale: 3), t = GradientCheck.randomArray(n, &rng, scale: 3)
+        let d = FloatBuffer(count: n)
+        let fp = FloatBuffer(p), ft = FloatBuffer(t)
+        let loss = withExtendedLifetime((fp, ft)) {
+            Loss.meanSquaredError(predictions: fp.readPointer, targets: ft.readPointer, count: n, dPredictions: d.pointer)
+        }
+        GradientCheck.check("mse", inputs: [p], projection: [1], ours: ([loss], [d.toArray()]),
+                            reference: { v in [zip(v[0], t).map { ($0 - Double($1)) * ($0 - Double($1)) }.reduce(0, +) / Double(n)] })
+    }
+}
