@@ -44,32 +44,54 @@ public final class FloatBuffer: @unchecked Sendable {
     }
 }
 
-/// A bump allocator over one `FloatBuffer`: hands out non-overlapping slices and is reset
-/// (not freed) between training steps, so the training loop allocates nothing.
+/// A bump allocator for activations: hands out non-overlapping slices that stay valid
+/// until `reset()`. When a request does not fit, a new chunk is added; `reset()` then
+/// replaces the chunks by one of their total size, so after the largest batch has been seen
+/// once the training loop allocates nothing.
 public final class Arena: @unchecked Sendable {
-    /// The backing storage.
-    public let storage: FloatBuffer
+    private var chunks: [FloatBuffer]
+    private var chunkIndex = 0
+    private var usedInChunk = 0
     /// Floats handed out since the last `reset()`.
     public private(set) var used: Int = 0
     /// High-water mark of `used` across resets.
     public private(set) var peak: Int = 0
 
-    /// Creates an arena of `capacity` floats.
-    public init(capacity: Int) { storage = FloatBuffer(count: capacity) }
+    /// Creates an arena with an initial capacity of `capacity` floats.
+    public init(capacity: Int = 1 << 16) { chunks = [FloatBuffer(count: max(capacity, 16))] }
 
-    /// Returns `count` floats, aligned to 16 floats (64 bytes). Contents are whatever was
-    /// there before unless `zeroed` is set.
+    /// Total floats reserved.
+    public var capacity: Int { chunks.reduce(0) { $0 + $1.count } }
+
+    /// Returns `count` floats, 64-byte aligned. Contents are stale unless `zeroed` is set.
     public func allocate(_ count: Int, zeroed: Bool = false) -> UnsafeMutablePointer<Float> {
-        let start = (used + 15) & ~15
-        precondition(start + count <= storage.count,
-                     "Arena: out of space (need \(start + count) floats, have \(storage.count))")
-        used = start + count
+        let n = (max(count, 1) + 15) & ~15
+        while usedInChunk + n > chunks[chunkIndex].count {
+            if chunkIndex + 1 < chunks.count {
+                chunkIndex += 1
+                usedInChunk = 0
+            } else {
+                chunks.append(FloatBuffer(count: max(n, chunks[chunkIndex].count)))
+                chunkIndex += 1
+                usedInChunk = 0
+            }
+        }
+        let p = chunks[chunkIndex].pointer + usedInChunk
+        usedInChunk += n
+        used += n
         peak = max(peak, used)
-        let p = storage.pointer + start
         if zeroed { p.update(repeating: 0, count: count) }
         return p
     }
 
-    /// Forgets every slice handed out; the memory is reused by the next allocations.
-    public func reset() { used = 0 }
+    /// Forgets every slice handed out; consolidates the chunks into one of the peak size.
+    public func reset() {
+        if chunks.count > 1 {
+            let total = max(capacity, peak)
+            chunks = [FloatBuffer(count: total)]
+        }
+        chunkIndex = 0
+        usedInChunk = 0
+        used = 0
+    }
 }

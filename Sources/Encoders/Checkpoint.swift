@@ -1,0 +1,109 @@
+import Foundation
+import Tensors
+import SafeTensors
+
+/// How the names of a Hugging Face checkpoint map onto swift-lora's canonical names.
+///
+/// One explicit table: a canonical name (`bert.encoder.layer.0.attention.self.query.weight`)
+/// is found in a checkpoint under any of its accepted spellings — with the model prefix
+/// (`*ForSequenceClassification`), without it (`BertModel`/`RobertaModel` checkpoints such as
+/// all-MiniLM-L6-v2), and with the old TensorFlow-era LayerNorm names `gamma`/`beta`.
+public enum CheckpointNames {
+    /// The spellings under which `canonical` may appear, most specific first.
+    public static func candidates(for canonical: String, family: ModelFamily) -> [String] {
+        let prefix = family.rawValue + "."
+        var bases = [canonical]
+        if canonical.hasPrefix(prefix) { bases.append(String(canonical.dropFirst(prefix.count))) }
+        var out = bases
+        for b in bases {
+            if b.hasSuffix("LayerNorm.weight") { out.append(String(b.dropLast("weight".count)) + "gamma") }
+            if b.hasSuffix("LayerNorm.bias") { out.append(String(b.dropLast("bias".count)) + "beta") }
+        }
+        return out
+    }
+}
+
+extension EncoderModel {
+    /// Loads a Hugging Face model directory (`config.json` + `model.safetensors`).
+    ///
+    /// - Parameters:
+    ///   - labelCount: number of outputs the head must have; when the checkpoint's head is
+    ///     missing or has another size, a new head is initialised (normal(0,
+    ///     initializer_range), zero bias) from `seed`, as transformers does.
+    ///   - labelNames: names for a new head's labels (written to an exported config).
+    /// - Throws: `EncoderError` naming the file and tensor for a missing file, a pickle-only
+    ///   directory, a missing encoder tensor or a shape mismatch; `SafeTensorsError` for a
+    ///   malformed file.
+    public static func load(directory: URL, labelCount: Int? = nil, labelNames: [String]? = nil, seed: UInt64 = 0) throws -> EncoderModel {
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: directory.path, isDirectory: &isDir), isDir.boolValue else {
+            throw EncoderError.missingFile(path: directory.path, hint: "expected a model directory with config.json and model.safetensors")
+        }
+        var config = try EncoderConfig.load(from: directory.appendingPathComponent("config.json"))
+        let weightsURL = directory.appendingPathComponent("model.safetensors")
+        guard fm.fileExists(atPath: weightsURL.path) else {
+            if fm.fileExists(atPath: directory.appendingPathComponent("pytorch_model.bin").path) {
+                throw EncoderError.pickleCheckpoint(path: directory.appendingPathComponent("pytorch_model.bin").path)
+            }
+            throw EncoderError.missingFile(path: weightsURL.path, hint: "the model directory needs model.safetensors")
+        }
+        let checkpointLabels = config.labelCount
+        if let labelCount, labelCount != config.labelCount {
+            config.labelCount = labelCount
+            config.labelNames = labelNames
+        } else if let labelNames, labelNames.count == config.labelCount {
+            config.labelNames = labelNames
+        }
+        let model = EncoderModel(config: config)
+        let file = try SafeTensorsFile(url: weightsURL)
+        let head = Set(model.headParameterNames)
+        let pooler = Set([config.prefix + "pooler.dense.weight", config.prefix + "pooler.dense.bias"])
+        var missingHead: [String] = []
+        for p in model.parameters.all {
+            let found = CheckpointNames.candidates(for: p.name, family: config.family).first { file.tensors[$0] != nil }
+            if head.contains(p.name), checkpointLabels != config.labelCount {
+                missingHead.append(p.name)
+                continue
+            }
+            guard let name = found else {
+                if head.contains(p.name) || pooler.contains(p.name) {
+                    missingHead.append(p.name)
+                    continue
+                }
+                throw EncoderError.missingTensor(file: weightsURL.path, tensor: p.name)
+            }
+            let info = try file.info(name)
+            guard info.shape == p.shape else {
+                throw EncoderError.shapeMismatch(file: weightsURL.path, tensor: name, expected: p.shape, actual: info.shape)
+            }
+            try file.readFloats(name, into: p.value.pointer, count: p.count)
+        }
+        var rng = RandomGenerator(seed: seed)
+        model.initialiseHead(names: missingHead, rng: &rng)
+        model.newlyInitialised = missingHead
+        return model
+    }
+
+    /// The tensors of the whole model under Hugging Face names (adapters merged into their
+    /// weights if attached and merged; unmerged adapters are left out).
+    public func modelRecords() -> [SafeTensorRecord] {
+        parameters.all.filter { !$0.name.contains(".lora_") }.map { SafeTensorRecord(name: $0.name, shape: $0.shape, pointer: $0.pointer) }
+    }
+
+    /// Writes a Hugging Face model directory (`config.json` + `model.safetensors`), atomically
+    /// per file. LoRA adapters must be merged first for their effect to be included.
+    public func saveModel(to directory: URL) throws {
+        if adapters.contains(where: { !$0.isMerged }) {
+            throw EncoderError.invalidInput("saveModel: merge the LoRA adapters first (the plain model format has no place for them)")
+        }
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try SafeTensorsWriter.write(modelRecords(), metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
+        try AtomicFile.write(JSONValue.encodeObject(config.exportJSON()), to: directory.appendingPathComponent("config.json"))
+    }
+
+    /// Parameter counts: trainable, total (base model plus adapters) and the trainable share.
+    public var parameterCounts: (trainable: Int, total: Int) {
+        (parameters.trainableCount, parameters.totalCount)
+    }
+}

@@ -1,0 +1,138 @@
+import Foundation
+import Tensors
+
+extension EncoderModel {
+    /// Scratch buffers of the backward pass, allocated once per step and reused by every layer.
+    struct BackwardScratch {
+        var adapterHidden: UnsafeMutablePointer<Float>   // (T, r)
+        var adapterInput: UnsafeMutablePointer<Float>    // (T, max(C, I))
+    }
+
+    func linearBackward(_ lin: LinearLayer, dInput: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
+                        input: UnsafePointer<Float>, rows: Int, saved: AdapterSaved, scratch: BackwardScratch?) {
+        Linear.backward(dInput: dInput, dWeight: lin.weight.gradientPointer, dBias: lin.bias.gradientPointer,
+                        dOut: dOut, input: input, weight: lin.weight.pointer,
+                        rows: rows, inFeatures: lin.inFeatures, outFeatures: lin.outFeatures)
+        guard let ad = lin.adapter, !ad.isMerged, let h = saved.hidden, let scratch else { return }
+        let inF = lin.inFeatures, outF = lin.outFeatures, r = ad.rank, s = ad.scale
+        // dB += s · dYᵀ · H
+        if let gB = ad.b.gradientPointer {
+            Gemm.multiply(m: outF, n: r, k: rows, a: dOut, lda: outF, transposeA: true, b: h, ldb: r, c: gB, ldc: r, alpha: s, beta: 1)
+        }
+        // dH = s · dY · B
+        let dH = scratch.adapterHidden
+        Gemm.multiply(m: rows, n: r, k: outF, a: dOut, lda: outF, b: ad.b.pointer, ldb: r, c: dH, ldc: r, alpha: s)
+        // dA += dHᵀ · dropout(X)
+        if let gA = ad.a.gradientPointer {
+            let x = saved.droppedInput.map { UnsafePointer($0) } ?? input
+            Gemm.multiply(m: r, n: inF, k: rows, a: dH, lda: r, transposeA: true, b: x, ldb: inF, c: gA, ldc: inF, beta: 1)
+        }
+        // dX += (dH · A) ∘ mask
+        guard let dInput else { return }
+        if let mask = saved.mask {
+            let tmp = scratch.adapterInput
+            Gemm.multiply(m: rows, n: inF, k: r, a: dH, lda: r, b: ad.a.pointer, ldb: inF, c: tmp, ldc: inF)
+            for i in 0..<(rows * inF) { dInput[i] += tmp[i] * mask[i] }
+        } else {
+            Gemm.multiply(m: rows, n: inF, k: r, a: dH, lda: r, b: ad.a.pointer, ldb: inF, c: dInput, ldc: inF, beta: 1)
+        }
+    }
+
+    func backward(_ st: ForwardState, dLogits: UnsafeMutablePointer<Float>) {
+        let t = st.tokenCount, c = config.hiddenSize, im = config.intermediateSize, b = st.sequences.count
+        let nh = config.headCount, hd = config.headDim
+        let rank = loraConfig?.rank ?? 0
+        let scratch: BackwardScratch? = rank > 0
+            ? BackwardScratch(adapterHidden: arena.allocate(max(t, b) * rank), adapterInput: arena.allocate(t * max(c, im))) : nil
+        let none = AdapterSaved()
+
+        // Head.
+        let dOutIn = arena.allocate(b * c, zeroed: true)
+        linearBackward(headOut, dInput: dOutIn, dOut: dLogits, input: st.outIn, rows: b, saved: none, scratch: nil)
+        if let m = st.outMask { for i in 0..<(b * c) { dOutIn[i] *= m[i] } }
+        let dDenseOut = arena.allocate(b * c, zeroed: true)
+        Tanh.backward(dInput: dDenseOut, dOut: dOutIn, output: st.denseAct, count: b * c)
+        let dCls = arena.allocate(b * c, zeroed: true)
+        linearBackward(headDense, dInput: dCls, dOut: dDenseOut, input: st.denseIn, rows: b, saved: none, scratch: nil)
+        if let m = st.denseInMask { for i in 0..<(b * c) { dCls[i] *= m[i] } }
+
+        let embeddingsTrainable = [wordEmbeddings, positionEmbeddings, typeEmbeddings, embeddingNormWeight, embeddingNormBias]
+            .contains { $0.isTrainable }
+        var encoderNeedsGradient = embeddingsTrainable
+        var lowestLayerNeeded = layers.count
+        for (l, layer) in layers.enumerated() {
+            let params = [layer.attentionNormWeight, layer.attentionNormBias, layer.outputNormWeight, layer.outputNormBias]
+                + layer.linears.flatMap { [$0.weight, $0.bias] + ($0.adapter.map { [$0.a, $0.b] } ?? []) }
+            if params.contains(where: \.isTrainable) { lowestLayerNeeded = min(lowestLayerNeeded, l) }
+        }
+        if lowestLayerNeeded < layers.count { encoderNeedsGradient = true }
+        guard encoderNeedsGradient else { return }
+
+        var dX = arena.allocate(t * c, zeroed: true)
+        var dNext = arena.allocate(t * c)
+        for s in 0..<b {
+            let row = dX + st.sequences.offsets[s] * c, g = dCls + s * c
+            for j in 0..<c { row[j] += g[j] }
+        }
+        let dPre = arena.allocate(t * c), dNorm1 = arena.allocate(t * c), dContext = arena.allocate(t * c)
+        let dq = arena.allocate(t * c), dk = arena.allocate(t * c), dv = arena.allocate(t * c)
+        let dInterAct = arena.allocate(t * im), dInterPre = arena.allocate(t * im)
+        var maxLen = 1
+        for s in 0..<b { maxLen = max(maxLen, st.sequences.length(s)) }
+        let attnScratch = arena.allocate(maxLen * maxLen)
+
+        for l in stride(from: layers.count - 1, through: 0, by: -1) {
+            if l < lowestLayerNeeded && !embeddingsTrainable { break }
+            let layer = layers[l], sv = st.layers[l]
+            // Output LayerNorm; residual to norm1; dropout; output dense; GELU; intermediate dense.
+            dPre.update(repeating: 0, count: t * c)
+            LayerNorm.backward(dInput: dPre, dWeight: layer.outputNormWeight.gradientPointer, dBias: layer.outputNormBias.gradientPointer,
+                               dOut: dX, input: sv.pre2, mean: sv.mean2, rstd: sv.rstd2, weight: layer.outputNormWeight.pointer, rows: t, cols: c)
+            dNorm1.update(from: dPre, count: t * c)
+            if let m = sv.mask2 { for i in 0..<(t * c) { dPre[i] *= m[i] } }
+            dInterAct.update(repeating: 0, count: t * im)
+            linearBackward(layer.output, dInput: dInterAct, dOut: dPre, input: sv.interAct, rows: t, saved: sv.adapters[5], scratch: scratch)
+            dInterPre.update(repeating: 0, count: t * im)
+            GELU.backward(dInput: dInterPre, dOut: dInterAct, input: sv.interPre, count: t * im)
+            linearBackward(layer.intermediate, dInput: dNorm1, dOut: dInterPre, input: sv.norm1, rows: t, saved: sv.adapters[4], scratch: scratch)
+            // Attention LayerNorm; residual to the layer input; dropout; attention output dense.
+            dPre.update(repeating: 0, count: t * c)
+            LayerNorm.backward(dInput: dPre, dWeight: layer.attentionNormWeight.gradientPointer, dBias: layer.attentionNormBias.gradientPointer,
+                               dOut: dNorm1, input: sv.pre1, mean: sv.mean1, rstd: sv.rstd1, weight: layer.attentionNormWeight.pointer, rows: t, cols: c)
+            let needInput = l > 0 || embeddingsTrainable
+            if needInput { dNext.update(from: dPre, count: t * c) }
+            if let m = sv.mask1 { for i in 0..<(t * c) { dPre[i] *= m[i] } }
+            dContext.update(repeating: 0, count: t * c)
+            linearBackward(layer.attentionOutput, dInput: dContext, dOut: dPre, input: sv.context, rows: t, saved: sv.adapters[3], scratch: scratch)
+            dq.update(repeating: 0, count: t * c)
+            dk.update(repeating: 0, count: t * c)
+            dv.update(repeating: 0, count: t * c)
+            Attention.backward(dq: dq, lddq: c, dk: dk, lddk: c, dv: dv, lddv: c, dOut: dContext, ldDOut: c, probs: sv.probs,
+                               q: sv.q, ldq: c, k: sv.k, ldk: c, v: sv.v, ldv: c, sequences: st.sequences, heads: nh, headDim: hd,
+                               scale: 1 / Float(hd).squareRoot(), scratch: attnScratch,
+                               dropoutMask: sv.attentionMask.map { UnsafePointer($0) }, droppedProbs: sv.droppedProbs.map { UnsafePointer($0) })
+            let dIn: UnsafeMutablePointer<Float>? = needInput ? dNext : nil
+            linearBackward(layer.query, dInput: dIn, dOut: dq, input: sv.input, rows: t, saved: sv.adapters[0], scratch: scratch)
+            linearBackward(layer.key, dInput: dIn, dOut: dk, input: sv.input, rows: t, saved: sv.adapters[1], scratch: scratch)
+            linearBackward(layer.value, dInput: dIn, dOut: dv, input: sv.input, rows: t, saved: sv.adapters[2], scratch: scratch)
+            swap(&dX, &dNext)
+        }
+        guard embeddingsTrainable else { return }
+        // Embeddings: dropout → LayerNorm → scatter-add into the three tables.
+        if let m = st.embeddingMask { for i in 0..<(t * c) { dX[i] *= m[i] } }
+        let dSum = dNext
+        dSum.update(repeating: 0, count: t * c)
+        LayerNorm.backward(dInput: dSum, dWeight: embeddingNormWeight.gradientPointer, dBias: embeddingNormBias.gradientPointer,
+                           dOut: dX, input: st.embeddingSum, mean: st.embeddingMean, rstd: st.embeddingRstd,
+                           weight: embeddingNormWeight.pointer, rows: t, cols: c)
+        st.tokenIds.withUnsafeBufferPointer { ids in
+            if let g = wordEmbeddings.gradientPointer { Embedding.backward(dTable: g, dOut: dSum, ids: ids.baseAddress!, count: t, dim: c) }
+        }
+        st.positionIds.withUnsafeBufferPointer { ids in
+            if let g = positionEmbeddings.gradientPointer { Embedding.backward(dTable: g, dOut: dSum, ids: ids.baseAddress!, count: t, dim: c) }
+        }
+        st.typeIds.withUnsafeBufferPointer { ids in
+            if let g = typeEmbeddings.gradientPointer { Embedding.backward(dTable: g, dOut: dSum, ids: ids.baseAddress!, count: t, dim: c) }
+        }
+    }
+}

@@ -1,0 +1,223 @@
+import Foundation
+import Tensors
+
+/// State saved by a training forward pass for the backward pass.
+struct ForwardState {
+    var tokenCount: Int
+    var sequences: PackedSequences
+    var tokenIds: [Int32]
+    var typeIds: [Int32]
+    var positionIds: [Int32]
+    var embeddingSum, embeddingMean, embeddingRstd: UnsafeMutablePointer<Float>
+    var embeddingMask: UnsafeMutablePointer<Float>?
+    var layers: [LayerSaved]
+    var denseIn: UnsafeMutablePointer<Float>
+    var denseInMask: UnsafeMutablePointer<Float>?
+    var denseAct: UnsafeMutablePointer<Float>
+    var outIn: UnsafeMutablePointer<Float>
+    var outMask: UnsafeMutablePointer<Float>?
+    var logits: UnsafeMutablePointer<Float>
+}
+
+extension EncoderModel {
+    /// Checks ids, type ids and positions against the configuration.
+    func validate(_ batch: EncoderBatch) throws {
+        guard batch.count > 0 else { throw EncoderError.invalidInput("empty batch") }
+        let v = Int32(config.vocabularySize), tv = Int32(config.typeVocabularySize)
+        for (t, id) in batch.tokenIds.enumerated() where id < 0 || id >= v {
+            throw EncoderError.invalidInput("token id \(id) at packed position \(t) is outside the vocabulary (size \(v))")
+        }
+        for (t, id) in batch.typeIds.enumerated() where id < 0 || id >= tv {
+            throw EncoderError.invalidInput("token type id \(id) at packed position \(t) is outside 0..<\(tv)")
+        }
+        let limit = config.maxPositions - (config.family == .roberta ? config.padTokenId + 1 : 0)
+        for s in 0..<batch.count where batch.sequences.length(s) > limit {
+            throw EncoderError.invalidInput("sequence \(s) has \(batch.sequences.length(s)) tokens; this model takes at most \(limit)")
+        }
+    }
+
+    /// Position ids: BERT counts from 0 in each sequence; RoBERTa counts non-padding tokens
+    /// from `padding_idx + 1` and gives padding tokens `padding_idx` (transformers'
+    /// `create_position_ids_from_input_ids`).
+    func positionIds(_ batch: EncoderBatch) -> [Int32] {
+        var out = [Int32](repeating: 0, count: batch.tokenCount)
+        let pad = Int32(config.padTokenId)
+        for s in 0..<batch.count {
+            let base = batch.sequences.offsets[s]
+            var running: Int32 = 0
+            for i in 0..<batch.sequences.length(s) {
+                switch config.family {
+                case .bert: out[base + i] = Int32(i)
+                case .roberta:
+                    if batch.tokenIds[base + i] != pad { running += 1; out[base + i] = running + pad } else { out[base + i] = pad }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Logits `(B, K)` in evaluation mode (no dropout).
+    public func predict(_ batch: EncoderBatch) throws -> [Float] {
+        var rng = RandomGenerator(seed: 0)
+        let state = try forward(batch, training: false, rng: &rng)
+        return Array(UnsafeBufferPointer(start: state.logits, count: batch.count * config.labelCount))
+    }
+
+    /// Final hidden states `(T_total, C)` in evaluation mode (for parity checks).
+    public func hiddenStates(_ batch: EncoderBatch) throws -> [Float] {
+        var rng = RandomGenerator(seed: 0)
+        let state = try forward(batch, training: false, rng: &rng)
+        guard let last = state.layers.last?.output else { return [] }
+        return Array(UnsafeBufferPointer(start: last, count: batch.tokenCount * config.hiddenSize))
+    }
+
+    /// One training step's forward and backward: returns the mean loss and the logits, and
+    /// accumulates gradients into every trainable parameter (callers zero them between steps).
+    /// Dropout is active when `training` is set, with masks drawn from `rng`.
+    public func forwardBackward(_ batch: EncoderBatch, labels: BatchLabels, training: Bool = true,
+                                rng: inout RandomGenerator) throws -> (loss: Float, logits: [Float]) {
+        let b = batch.count, k = config.labelCount
+        switch labels {
+        case let .classes(c):
+            guard !config.isRegression else { throw EncoderError.invalidInput("class labels given to a regression head") }
+            guard c.count == b else { throw EncoderError.invalidInput("\(c.count) labels for \(b) sequences") }
+            for (i, l) in c.enumerated() where l < 0 || Int(l) >= k {
+                throw EncoderError.invalidInput("label \(l) of sequence \(i) is outside 0..<\(k)")
+            }
+        case let .targets(t):
+            guard config.isRegression else { throw EncoderError.invalidInput("regression targets given to a \(k)-class head") }
+            guard t.count == b else { throw EncoderError.invalidInput("\(t.count) targets for \(b) sequences") }
+        }
+        let state = try forward(batch, training: training, rng: &rng)
+        let dLogits = arena.allocate(b * k, zeroed: true)
+        let loss: Float
+        switch labels {
+        case let .classes(c):
+            loss = c.withUnsafeBufferPointer { Loss.crossEntropy(logits: state.logits, labels: $0.baseAddress!, rows: b, classes: k, dLogits: dLogits) }
+        case let .targets(t):
+            loss = t.withUnsafeBufferPointer { Loss.meanSquaredError(predictions: state.logits, targets: $0.baseAddress!, count: b, dPredictions: dLogits) }
+        }
+        let logits = Array(UnsafeBufferPointer(start: state.logits, count: b * k))
+        if loss.isFinite { backward(state, dLogits: dLogits) }
+        return (loss, logits)
+    }
+
+    // MARK: forward
+
+    func linearForward(_ lin: LinearLayer, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, rows: Int,
+                       saved: inout AdapterSaved, training: Bool, rng: inout RandomGenerator) {
+        Linear.forward(out: out, input: input, weight: lin.weight.pointer, bias: lin.bias.pointer,
+                       rows: rows, inFeatures: lin.inFeatures, outFeatures: lin.outFeatures)
+        guard let ad = lin.adapter, !ad.isMerged else { return }
+        let inF = lin.inFeatures, outF = lin.outFeatures, r = ad.rank
+        var x = input
+        if training && ad.dropout > 0 {
+            let mask = arena.allocate(rows * inF), xd = arena.allocate(rows * inF)
+            Dropout.makeMask(mask, count: rows * inF, probability: ad.dropout, rng: &rng)
+            Dropout.forward(out: xd, input: input, mask: mask, count: rows * inF)
+            saved.mask = mask
+            saved.droppedInput = xd
+            x = UnsafePointer(xd)
+        }
+        let h = arena.allocate(rows * r)
+        Gemm.multiply(m: rows, n: r, k: inF, a: x, lda: inF, b: ad.a.pointer, ldb: inF, transposeB: true, c: h, ldc: r)
+        Gemm.multiply(m: rows, n: outF, k: r, a: h, lda: r, b: ad.b.pointer, ldb: r, transposeB: true,
+                      c: out, ldc: outF, alpha: ad.scale, beta: 1)
+        saved.hidden = h
+    }
+
+    func dropoutInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, probability: Float, training: Bool,
+                        rng: inout RandomGenerator) -> UnsafeMutablePointer<Float>? {
+        guard training && probability > 0 else { return nil }
+        let mask = arena.allocate(count)
+        Dropout.makeMask(mask, count: count, probability: probability, rng: &rng)
+        Dropout.forward(out: x, input: x, mask: mask, count: count)
+        return mask
+    }
+
+    func forward(_ batch: EncoderBatch, training: Bool, rng: inout RandomGenerator) throws -> ForwardState {
+        try validate(batch)
+        arena.reset()
+        let t = batch.tokenCount, c = config.hiddenSize, im = config.intermediateSize, b = batch.count
+        let nh = config.headCount, hd = config.headDim
+        let positions = positionIds(batch)
+        // Embeddings: word + position + token type → LayerNorm → dropout.
+        let sum = arena.allocate(t * c)
+        let word = wordEmbeddings.pointer, pos = positionEmbeddings.pointer, typ = typeEmbeddings.pointer
+        for i in 0..<t {
+            let w = word + Int(batch.tokenIds[i]) * c, p = pos + Int(positions[i]) * c, ty = typ + Int(batch.typeIds[i]) * c
+            let o = sum + i * c
+            for j in 0..<c { o[j] = w[j] + p[j] + ty[j] }
+        }
+        let embMean = arena.allocate(t), embRstd = arena.allocate(t), x0 = arena.allocate(t * c)
+        LayerNorm.forward(out: x0, mean: embMean, rstd: embRstd, input: sum, weight: embeddingNormWeight.pointer,
+                          bias: embeddingNormBias.pointer, rows: t, cols: c, eps: config.layerNormEps)
+        let embMask = dropoutInPlace(x0, count: t * c, probability: config.hiddenDropout, training: training, rng: &rng)
+
+        var x = x0
+        var saved: [LayerSaved] = []
+        saved.reserveCapacity(layers.count)
+        let attnFloats = batch.sequences.attentionFloats(heads: nh)
+        for layer in layers {
+            let q = arena.allocate(t * c), k = arena.allocate(t * c), v = arena.allocate(t * c)
+            var ad = [AdapterSaved](repeating: AdapterSaved(), count: 6)
+            linearForward(layer.query, out: q, input: x, rows: t, saved: &ad[0], training: training, rng: &rng)
+            linearForward(layer.key, out: k, input: x, rows: t, saved: &ad[1], training: training, rng: &rng)
+            linearForward(layer.value, out: v, input: x, rows: t, saved: &ad[2], training: training, rng: &rng)
+            let probs = arena.allocate(attnFloats)
+            var attnMask: UnsafeMutablePointer<Float>? = nil, dropped: UnsafeMutablePointer<Float>? = nil
+            if training && config.attentionDropout > 0 {
+                attnMask = arena.allocate(attnFloats)
+                dropped = arena.allocate(attnFloats)
+                Dropout.makeMask(attnMask!, count: attnFloats, probability: config.attentionDropout, rng: &rng)
+            }
+            let context = arena.allocate(t * c)
+            Attention.forward(out: context, ldOut: c, probs: probs, q: q, ldq: c, k: k, ldk: c, v: v, ldv: c,
+                              sequences: batch.sequences, heads: nh, headDim: hd, scale: 1 / Float(hd).squareRoot(),
+                              dropoutMask: attnMask.map { UnsafePointer($0) }, droppedProbs: dropped)
+            let pre1 = arena.allocate(t * c)
+            linearForward(layer.attentionOutput, out: pre1, input: context, rows: t, saved: &ad[3], training: training, rng: &rng)
+            let mask1 = dropoutInPlace(pre1, count: t * c, probability: config.hiddenDropout, training: training, rng: &rng)
+            Elementwise.add(out: pre1, pre1, x, count: t * c)
+            let mean1 = arena.allocate(t), rstd1 = arena.allocate(t), norm1 = arena.allocate(t * c)
+            LayerNorm.forward(out: norm1, mean: mean1, rstd: rstd1, input: pre1, weight: layer.attentionNormWeight.pointer,
+                              bias: layer.attentionNormBias.pointer, rows: t, cols: c, eps: config.layerNormEps)
+            let interPre = arena.allocate(t * im), interAct = arena.allocate(t * im)
+            linearForward(layer.intermediate, out: interPre, input: norm1, rows: t, saved: &ad[4], training: training, rng: &rng)
+            GELU.forward(out: interAct, input: interPre, count: t * im)
+            let pre2 = arena.allocate(t * c)
+            linearForward(layer.output, out: pre2, input: interAct, rows: t, saved: &ad[5], training: training, rng: &rng)
+            let mask2 = dropoutInPlace(pre2, count: t * c, probability: config.hiddenDropout, training: training, rng: &rng)
+            Elementwise.add(out: pre2, pre2, norm1, count: t * c)
+            let mean2 = arena.allocate(t), rstd2 = arena.allocate(t), out = arena.allocate(t * c)
+            LayerNorm.forward(out: out, mean: mean2, rstd: rstd2, input: pre2, weight: layer.outputNormWeight.pointer,
+                              bias: layer.outputNormBias.pointer, rows: t, cols: c, eps: config.layerNormEps)
+            saved.append(LayerSaved(input: x, q: q, k: k, v: v, adapters: ad, probs: probs, attentionMask: attnMask, droppedProbs: dropped,
+                                    context: context, mask1: mask1, pre1: pre1, mean1: mean1, rstd1: rstd1, norm1: norm1,
+                                    interPre: interPre, interAct: interAct, mask2: mask2, pre2: pre2, mean2: mean2, rstd2: rstd2, output: out))
+            x = out
+        }
+
+        // Head on the first token of each sequence.
+        let cls = arena.allocate(b * c)
+        for s in 0..<b { (cls + s * c).update(from: x + batch.sequences.offsets[s] * c, count: c) }
+        var noAdapter = AdapterSaved()
+        var denseInMask: UnsafeMutablePointer<Float>? = nil
+        if config.family == .roberta {
+            denseInMask = dropoutInPlace(cls, count: b * c, probability: config.headDropout, training: training, rng: &rng)
+        }
+        let denseOut = arena.allocate(b * c), denseAct = arena.allocate(b * c)
+        linearForward(headDense, out: denseOut, input: cls, rows: b, saved: &noAdapter, training: training, rng: &rng)
+        Tanh.forward(out: denseAct, input: denseOut, count: b * c)
+        let outIn = arena.allocate(b * c)
+        outIn.update(from: denseAct, count: b * c)
+        let outMask = dropoutInPlace(outIn, count: b * c, probability: config.headDropout, training: training, rng: &rng)
+        let logits = arena.allocate(b * config.labelCount)
+        linearForward(headOut, out: logits, input: outIn, rows: b, saved: &noAdapter, training: training, rng: &rng)
+
+        return ForwardState(tokenCount: t, sequences: batch.sequences, tokenIds: batch.tokenIds, typeIds: batch.typeIds,
+                            positionIds: positions, embeddingSum: sum, embeddingMean: embMean, embeddingRstd: embRstd,
+                            embeddingMask: embMask, layers: saved, denseIn: cls, denseInMask: denseInMask, denseAct: denseAct,
+                            outIn: outIn, outMask: outMask, logits: logits)
+    }
+}

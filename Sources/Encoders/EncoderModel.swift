@@ -1,0 +1,210 @@
+import Foundation
+import Tensors
+import SafeTensors
+
+/// A Linear layer of the model, optionally carrying a LoRA adapter.
+struct LinearLayer {
+    let weight: Parameter
+    let bias: Parameter
+    var adapter: LoRAAdapter?
+    var inFeatures: Int { weight.shape[1] }
+    var outFeatures: Int { weight.shape[0] }
+}
+
+/// What one adapter saves for its backward pass.
+struct AdapterSaved {
+    var hidden: UnsafeMutablePointer<Float>? = nil         // (T, r) = drop(x)·Aᵀ
+    var droppedInput: UnsafeMutablePointer<Float>? = nil   // (T, in) when adapter dropout > 0
+    var mask: UnsafeMutablePointer<Float>? = nil           // (T, in) when adapter dropout > 0
+}
+
+/// Parameters of one post-LN transformer layer.
+struct EncoderLayer {
+    var query, key, value, attentionOutput: LinearLayer
+    let attentionNormWeight, attentionNormBias: Parameter
+    var intermediate, output: LinearLayer
+    let outputNormWeight, outputNormBias: Parameter
+
+    var linears: [LinearLayer] { [query, key, value, attentionOutput, intermediate, output] }
+}
+
+/// Activations of one layer saved for backward (pointers into the step's arena).
+struct LayerSaved {
+    var input: UnsafeMutablePointer<Float>
+    var q, k, v: UnsafeMutablePointer<Float>
+    var adapters = [AdapterSaved](repeating: AdapterSaved(), count: 6)
+    var probs: UnsafeMutablePointer<Float>
+    var attentionMask: UnsafeMutablePointer<Float>?
+    var droppedProbs: UnsafeMutablePointer<Float>?
+    var context: UnsafeMutablePointer<Float>
+    var mask1: UnsafeMutablePointer<Float>?
+    var pre1, mean1, rstd1, norm1: UnsafeMutablePointer<Float>
+    var interPre, interAct: UnsafeMutablePointer<Float>
+    var mask2: UnsafeMutablePointer<Float>?
+    var pre2, mean2, rstd2, output: UnsafeMutablePointer<Float>
+}
+
+/// A BERT or RoBERTa encoder with its sequence-classification head, as transformers'
+/// `BertForSequenceClassification` / `RobertaForSequenceClassification`.
+///
+/// Every Linear, LayerNorm and GELU runs over the packed `(T_total, C)` batch; attention
+/// runs per sequence over its true length. The forward pass saves what the hand-written
+/// backward pass needs into an arena that is reused every step.
+public final class EncoderModel: @unchecked Sendable {
+    /// The configuration (`num_labels` set to the head in use).
+    public private(set) var config: EncoderConfig
+    /// Every parameter by canonical name.
+    public let parameters: ParameterStore
+    /// Head parameters that were not in the checkpoint and were initialised here.
+    public internal(set) var newlyInitialised: [String] = []
+    /// LoRA settings when adapters are attached.
+    public private(set) var loraConfig: LoRAConfig?
+
+    let wordEmbeddings, positionEmbeddings, typeEmbeddings, embeddingNormWeight, embeddingNormBias: Parameter
+    var layers: [EncoderLayer]
+    /// BERT: pooler dense (C, C). RoBERTa: classifier.dense (C, C).
+    let headDense: LinearLayer
+    /// BERT: classifier (K, C). RoBERTa: classifier.out_proj (K, C).
+    let headOut: LinearLayer
+
+    let arena = Arena(capacity: 1 << 20)
+
+    // MARK: construction
+
+    /// Builds a model with every parameter zero (use `load` or `initialiseRandomly`).
+    public init(config: EncoderConfig) {
+        self.config = config
+        let store = ParameterStore()
+        parameters = store
+        let c = config.hiddenSize, i = config.intermediateSize, pre = config.prefix
+        wordEmbeddings = store.add(pre + "embeddings.word_embeddings.weight", shape: [config.vocabularySize, c], decays: true)
+        positionEmbeddings = store.add(pre + "embeddings.position_embeddings.weight", shape: [config.maxPositions, c], decays: true)
+        typeEmbeddings = store.add(pre + "embeddings.token_type_embeddings.weight", shape: [config.typeVocabularySize, c], decays: true)
+        embeddingNormWeight = store.add(pre + "embeddings.LayerNorm.weight", shape: [c], decays: false)
+        embeddingNormBias = store.add(pre + "embeddings.LayerNorm.bias", shape: [c], decays: false)
+        func linear(_ name: String, _ outF: Int, _ inF: Int) -> LinearLayer {
+            LinearLayer(weight: store.add(name + ".weight", shape: [outF, inF], decays: true),
+                        bias: store.add(name + ".bias", shape: [outF], decays: false), adapter: nil)
+        }
+        func norm(_ name: String) -> (Parameter, Parameter) {
+            (store.add(name + ".weight", shape: [c], decays: false), store.add(name + ".bias", shape: [c], decays: false))
+        }
+        var layers: [EncoderLayer] = []
+        for l in 0..<config.layerCount {
+            let p = pre + "encoder.layer.\(l)."
+            let q = linear(p + "attention.self.query", c, c)
+            let k = linear(p + "attention.self.key", c, c)
+            let v = linear(p + "attention.self.value", c, c)
+            let ao = linear(p + "attention.output.dense", c, c)
+            let (n1w, n1b) = norm(p + "attention.output.LayerNorm")
+            let inter = linear(p + "intermediate.dense", i, c)
+            let out = linear(p + "output.dense", c, i)
+            let (n2w, n2b) = norm(p + "output.LayerNorm")
+            layers.append(EncoderLayer(query: q, key: k, value: v, attentionOutput: ao, attentionNormWeight: n1w, attentionNormBias: n1b,
+                                       intermediate: inter, output: out, outputNormWeight: n2w, outputNormBias: n2b))
+        }
+        self.layers = layers
+        switch config.family {
+        case .bert:
+            headDense = linear(pre + "pooler.dense", c, c)
+            headOut = linear("classifier", config.labelCount, c)
+        case .roberta:
+            headDense = linear("classifier.dense", c, c)
+            headOut = linear("classifier.out_proj", config.labelCount, c)
+        }
+    }
+
+    /// Names of the classification head's parameters (trained with LoRA, as PEFT's `modules_to_save`).
+    public var headParameterNames: [String] {
+        switch config.family {
+        case .bert: ["classifier.weight", "classifier.bias"]
+        case .roberta: ["classifier.dense.weight", "classifier.dense.bias", "classifier.out_proj.weight", "classifier.out_proj.bias"]
+        }
+    }
+
+    /// Initialises the head as transformers does: weights normal(0, initializer_range), biases zero.
+    public func initialiseHead(names: [String], rng: inout RandomGenerator) {
+        for name in names {
+            guard let p = parameters[name] else { continue }
+            if name.hasSuffix(".bias") { p.value.zero() } else {
+                rng.fillNormal(p.value.pointer, count: p.count, std: config.initializerRange)
+            }
+        }
+    }
+
+    /// Initialises every parameter as transformers' `_init_weights` (normal weights, zero
+    /// biases, LayerNorm 1/0); for tests and benchmarks without a checkpoint.
+    public func initialiseRandomly(seed: UInt64) {
+        var rng = RandomGenerator(seed: seed)
+        for p in parameters.all {
+            if p.name.contains("LayerNorm.weight") {
+                p.value.pointer.update(repeating: 1, count: p.count)
+            } else if p.name.hasSuffix(".bias") || p.name.contains("LayerNorm") {
+                p.value.zero()
+            } else {
+                rng.fillNormal(p.value.pointer, count: p.count, std: config.initializerRange)
+            }
+        }
+    }
+
+    // MARK: training set-up
+
+    /// Makes every parameter trainable (full fine-tuning).
+    public func setFullFineTuning() {
+        for p in parameters.all { p.setTrainable(true) }
+    }
+
+    /// Freezes the encoder, attaches LoRA adapters to `config.targets` in every layer
+    /// (A Kaiming-uniform, B zero, from `rng`) and trains adapters plus the head.
+    public func attachLoRA(_ lora: LoRAConfig, rng: inout RandomGenerator) {
+        precondition(loraConfig == nil, "attachLoRA: adapters already attached")
+        precondition(lora.rank > 0, "attachLoRA: rank must be positive")
+        loraConfig = lora
+        for p in parameters.all { p.setTrainable(false) }
+        for l in layers.indices {
+            for target in LoRATarget.allCases where lora.targets.contains(target) {
+                var lin = linear(of: target, layer: l)
+                let base = config.prefix + "encoder.layer.\(l).\(target.modulePath)"
+                let a = parameters.add(base + ".lora_A.weight", shape: [lora.rank, lin.inFeatures], decays: true)
+                let b = parameters.add(base + ".lora_B.weight", shape: [lin.outFeatures, lora.rank], decays: true)
+                let adapter = LoRAAdapter(a: a, b: b, baseWeight: lin.weight, config: lora)
+                adapter.initialise(rng: &rng)
+                a.setTrainable(true)
+                b.setTrainable(true)
+                lin.adapter = adapter
+                setLinear(lin, of: target, layer: l)
+            }
+        }
+        for name in headParameterNames { parameters[name]?.setTrainable(true) }
+    }
+
+    /// Every attached adapter, layer by layer, in `LoRATarget` order.
+    public var adapters: [LoRAAdapter] { layers.flatMap { $0.linears.compactMap(\.adapter) } }
+
+    /// Folds every adapter into its base weight (inference then costs nothing extra).
+    public func mergeAdapters() { for a in adapters { a.merge() } }
+    /// Takes every adapter back out of its base weight.
+    public func unmergeAdapters() { for a in adapters { a.unmerge() } }
+
+    func linear(of target: LoRATarget, layer l: Int) -> LinearLayer {
+        switch target {
+        case .query: layers[l].query
+        case .key: layers[l].key
+        case .value: layers[l].value
+        case .attentionOutput: layers[l].attentionOutput
+        case .intermediate: layers[l].intermediate
+        case .output: layers[l].output
+        }
+    }
+
+    func setLinear(_ lin: LinearLayer, of target: LoRATarget, layer l: Int) {
+        switch target {
+        case .query: layers[l].query = lin
+        case .key: layers[l].key = lin
+        case .value: layers[l].value = lin
+        case .attentionOutput: layers[l].attentionOutput = lin
+        case .intermediate: layers[l].intermediate = lin
+        case .output: layers[l].output = lin
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+import Tensors
+
+/// Which linear layers of each encoder layer get a LoRA adapter (PEFT's `target_modules`).
+public enum LoRATarget: String, Sendable, CaseIterable, Codable {
+    /// `attention.self.query`.
+    case query
+    /// `attention.self.key`.
+    case key
+    /// `attention.self.value`.
+    case value
+    /// `attention.output.dense`.
+    case attentionOutput = "attention.output"
+    /// `intermediate.dense`.
+    case intermediate
+    /// `output.dense` (the feed-forward output).
+    case output
+
+    /// Module path inside `encoder.layer.N.`.
+    public var modulePath: String {
+        switch self {
+        case .query: "attention.self.query"
+        case .key: "attention.self.key"
+        case .value: "attention.self.value"
+        case .attentionOutput: "attention.output.dense"
+        case .intermediate: "intermediate.dense"
+        case .output: "output.dense"
+        }
+    }
+
+    /// Parses a comma-separated list such as `query,value` (also accepts module paths and
+    /// PEFT's names `dense`-less forms like `attention.output.dense`).
+    public static func parseList(_ text: String) throws -> [LoRATarget] {
+        try text.split(separator: ",").map { raw in
+            let s = raw.trimmingCharacters(in: .whitespaces)
+            if let t = LoRATarget(rawValue: s) ?? LoRATarget.allCases.first(where: { $0.modulePath == s }) { return t }
+            throw EncoderError.invalidInput("unknown LoRA target '\(s)'; known: \(LoRATarget.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+    }
+}
+
+/// LoRA hyper-parameters (PEFT's `LoraConfig`).
+public struct LoRAConfig: Sendable, Codable, Equatable {
+    /// Rank r.
+    public var rank: Int = 8
+    /// α; the update is scaled by α/r (or α/√r with `rsLoRA`).
+    public var alpha: Float = 8
+    /// Dropout on the adapter's input.
+    public var dropout: Float = 0
+    /// Target linear layers.
+    public var targets: [LoRATarget] = [.query, .value]
+    /// Rank-stabilised scaling α/√r.
+    public var rsLoRA: Bool = false
+
+    /// Creates a configuration (defaults: r = 8, α = 8, query and value, no dropout).
+    public init(rank: Int = 8, alpha: Float = 8, dropout: Float = 0, targets: [LoRATarget] = [.query, .value], rsLoRA: Bool = false) {
+        self.rank = rank
+        self.alpha = alpha
+        self.dropout = dropout
+        self.targets = targets
+        self.rsLoRA = rsLoRA
+    }
+
+    /// The scale `s` applied to `B·A·x`.
+    public var scale: Float { rsLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank) }
+}
+
+/// A low-rank adapter on one frozen Linear: `y = W₀x + b + s·B·A·dropout(x)`.
+///
+/// `A` is `(r, in)`, initialised Kaiming-uniform with a = √5 (bound `1/√in`), `B` is
+/// `(out, r)`, zeros, so training starts from the pretrained function. `merge()` folds
+/// `s·B·A` into W₀ so inference costs nothing extra; `unmerge()` takes it out again.
+public final class LoRAAdapter: @unchecked Sendable {
+    /// `lora_A.weight`, `(r, in)`.
+    public let a: Parameter
+    /// `lora_B.weight`, `(out, r)`.
+    public let b: Parameter
+    /// The adapted Linear's weight `(out, in)`.
+    public let baseWeight: Parameter
+    /// Rank.
+    public let rank: Int
+    /// Scale α/r (or α/√r).
+    public let scale: Float
+    /// Dropout probability on the adapter input.
+    public let dropout: Float
+    /// Whether `s·B·A` is currently folded into the base weight.
+    public private(set) var isMerged = false
+
+    init(a: Parameter, b: Parameter, baseWeight: Parameter, config: LoRAConfig) {
+        self.a = a
+        self.b = b
+        self.baseWeight = baseWeight
+        self.rank = config.rank
+        self.scale = config.scale
+        self.dropout = config.dropout
+    }
+
+    /// Kaiming-uniform(a = √5) for A — `U(−1/√in, 1/√in)` — and zeros for B, as PEFT.
+    public func initialise(rng: inout RandomGenerator) {
+        let fanIn = a.shape[1]
+        let bound = 1 / Float(fanIn).squareRoot()
+        rng.fillUniform(a.value.pointer, count: a.count, low: -bound, high: bound)
+        b.value.zero()
+    }
+
+    /// `W += s·B·A` (no-op if already merged).
+    public func merge() {
+        guard !isMerged else { return }
+        addDelta(sign: 1)
+        isMerged = true
+    }
+
+    /// `W -= s·B·A` (no-op if not merged).
+    public func unmerge() {
+        guard isMerged else { return }
+        addDelta(sign: -1)
+        isMerged = false
+    }
+
+    private func addDelta(sign: Float) {
+        let out = baseWeight.shape[0], inF = baseWeight.shape[1]
+        Gemm.multiply(m: out, n: inF, k: rank, a: b.pointer, lda: rank, b: a.pointer, ldb: inF,
+                      c: baseWeight.value.pointer, ldc: inF, alpha: sign * scale, beta: 1)
+    }
+}
