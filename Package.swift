@@ -21,12 +21,13 @@ let package = Package(
         .target(name: "SafeTensors"),
         .target(name: "Tokenizers"),
         .target(name: "GLUE"),
+        .target(name: "Profiling"),
         .target(name: "Encoders", dependencies: ["Tensors", "SafeTensors"], swiftSettings: vectorFlags),
-        .target(name: "Training", dependencies: ["Tensors", "Encoders", "GLUE", "Tokenizers"], swiftSettings: vectorFlags),
+        .target(name: "Training", dependencies: ["Tensors", "SafeTensors", "Encoders", "GLUE", "Tokenizers"], swiftSettings: vectorFlags),
         .executableTarget(
             name: "lora",
             dependencies: [
-                "Tensors", "SafeTensors", "Tokenizers", "GLUE", "Encoders", "Training",
+                "Tensors", "SafeTensors", "Tokenizers", "GLUE", "Encoders", "Training", "Profiling",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: vectorFlags
@@ -37,7 +38,8 @@ let package = Package(
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
         .testTarget(name: "GLUETests", dependencies: ["GLUE", "TestSupport"]),
         .testTarget(name: "EncodersTests", dependencies: ["Encoders", "Tensors", "SafeTensors", "TestSupport"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Encoders", "Tensors", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Encoders", "GLUE", "Tensors", "SafeTensors", "TestSupport"]),
+        .testTarget(name: "ProfilingTests", dependencies: ["Profiling"]),
     ],
     swiftLanguageModes: [.v6]
 )

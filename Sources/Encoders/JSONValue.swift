@@ -25,7 +25,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
         case .null: try c.encodeNil()
         case let .bool(b): try c.encode(b)
         case let .number(n):
-            if n == n.rounded(), abs(n) < 1e15 { try c.encode(Int(n)) } else { try c.encode(n) }
+            if !n.isFinite { try c.encodeNil() } else if n == n.rounded(), abs(n) < 1e15 { try c.encode(Int(n)) } else { try c.encode(n) }
         case let .string(s): try c.encode(s)
         case let .array(a): try c.encode(a)
         case let .object(o): try c.encode(o)

@@ -1,0 +1,374 @@
+import Foundation
+import Tensors
+import SafeTensors
+import Encoders
+import GLUE
+
+/// Fine-tuning method.
+public enum FineTuningMethod: String, Sendable, Codable, CaseIterable {
+    /// LoRA adapters plus the classification head; the encoder is frozen.
+    case lora
+    /// Every parameter is trained.
+    case full
+}
+
+/// Hyper-parameters and run options of one fine-tuning run.
+public struct TrainingOptions: Sendable, Codable, Equatable {
+    public var method: FineTuningMethod = .lora
+    public var lora = LoRAConfig()
+    public var epochs: Int = 3
+    public var batchSize: Int = 16
+    public var learningRate: Float = 5e-4
+    public var weightDecay: Double = 0.01
+    public var warmupRatio: Double = 0.06
+    public var maxGradNorm: Double = 1.0
+    public var seed: UInt64 = 42
+    /// Evaluate on dev every N optimizer steps as well as at each epoch end (nil: epoch ends only).
+    public var evalEvery: Int?
+    /// Write a resumable checkpoint every N steps as well as at each epoch end.
+    public var checkpointEvery: Int = 200
+    /// Stop as soon as the dev primary metric reaches this value (iso-accuracy protocol).
+    public var stopAtScore: Double?
+    /// Stop after this many steps (for tests that simulate a killed run).
+    public var stopAfterSteps: Int?
+    /// Evaluation batch size.
+    public var evalBatchSize: Int = 64
+
+    /// Defaults: LoRA r = 8, α = 8 on query/value, 3 epochs, batch 16, lr 5e-4.
+    public init() {}
+}
+
+/// Errors of a training run.
+public enum TrainingError: Error, CustomStringConvertible {
+    case nonFiniteLoss(step: Int, loss: Float, checkpoint: String?)
+    case emptyTrainingSet
+    case checkpointMismatch(path: String, reason: String)
+
+    public var description: String {
+        switch self {
+        case let .nonFiniteLoss(step, loss, checkpoint):
+            "loss became \(loss) at step \(step); stopped. " + (checkpoint.map { "The last good checkpoint is \($0)." } ?? "No checkpoint was written before it.")
+        case .emptyTrainingSet: "the training set is empty"
+        case let .checkpointMismatch(path, reason): "\(path): cannot resume: \(reason)"
+        }
+    }
+}
+
+/// What a finished run reports (written as summary.json).
+public struct TrainingSummary: Codable, Sendable {
+    public var task: String
+    public var method: FineTuningMethod
+    public var options: TrainingOptions
+    public var trainableParameters: Int
+    public var totalParameters: Int
+    public var adapterParameters: Int
+    public var trainExamples: Int
+    public var devExamples: Int
+    public var steps: Int
+    public var epochsCompleted: Double
+    public var bestScore: Double?
+    public var bestMetric: String
+    public var bestEpoch: Double
+    public var bestStep: Int
+    public var finalMetrics: [String: Double]
+    public var trainSeconds: Double
+    public var evalSeconds: Double
+    public var wallSeconds: Double
+    public var stoppedEarly: Bool
+    public var reachedScoreAtSeconds: Double?
+    public var weightsPath: String
+}
+
+/// Fine-tunes an `EncoderModel` on a tokenized GLUE task.
+///
+/// Each epoch shuffles the training set from the seed, packs batches without padding,
+/// runs forward/backward, clips the global gradient norm, and updates with AdamW on a
+/// linear warm-up/decay schedule. It evaluates on dev at each epoch end (and every
+/// `evalEvery` steps), logs every step and evaluation to `log.jsonl`, keeps the best
+/// weights (a PEFT adapter for LoRA, a Hugging Face model for full fine-tuning) and writes
+/// resumable checkpoints. Every file is written atomically.
+public final class Trainer {
+    public let model: EncoderModel
+    public let task: GLUETask
+    public let train: [TokenizedExample]
+    public let dev: [TokenizedExample]
+    public let options: TrainingOptions
+    public let outputDirectory: URL
+    /// Path of the base model, recorded in the adapter's config.
+    public let baseModelPath: String
+    /// Called with a one-line progress report (step, loss, lr, tokens/s, ETA).
+    public var progress: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+
+    let optimizer: AdamWOptimizer
+    let schedule: LinearSchedule
+    let stepsPerEpoch: Int
+
+    /// Prepares the model for `options.method` (attaching adapters for LoRA) and the optimizer.
+    public init(model: EncoderModel, task: GLUETask, train: [TokenizedExample], dev: [TokenizedExample],
+                options: TrainingOptions, outputDirectory: URL, baseModelPath: String) throws {
+        guard !train.isEmpty else { throw TrainingError.emptyTrainingSet }
+        self.model = model
+        self.task = task
+        self.train = train
+        self.dev = dev
+        self.options = options
+        self.outputDirectory = outputDirectory
+        self.baseModelPath = baseModelPath
+        switch options.method {
+        case .full: model.setFullFineTuning()
+        case .lora:
+            var rng = RandomGenerator(seed: options.seed ^ 0x4C6F_5241)
+            model.attachLoRA(options.lora, rng: &rng)
+        }
+        optimizer = AdamWOptimizer(parameters: model.parameters.trainable,
+                                   config: AdamWConfig(weightDecay: options.weightDecay))
+        stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
+        schedule = LinearSchedule(peak: options.learningRate, totalSteps: stepsPerEpoch * options.epochs, warmupRatio: options.warmupRatio)
+    }
+
+    var logURL: URL { outputDirectory.appendingPathComponent("log.jsonl") }
+    var checkpointURL: URL { outputDirectory.appendingPathComponent("checkpoint.safetensors") }
+    /// Where the best weights go: `adapter/` (LoRA) or `model/` (full fine-tuning).
+    public var weightsURL: URL { outputDirectory.appendingPathComponent(options.method == .lora ? "adapter" : "model") }
+
+    /// Mutable progress of a run, saved in checkpoints.
+    struct RunState: Codable {
+        var step = 0
+        var epoch = 0
+        var batchInEpoch = 0
+        var dropoutRNG: RandomGenerator
+        var bestScore: Double?
+        var bestStep = 0
+        var bestEpoch = 0.0
+        var trainSeconds = 0.0
+        var evalSeconds = 0.0
+        var reachedScoreAtSeconds: Double?
+        var logBytes: UInt64 = 0
+        var lastMetrics: [String: Double] = [:]
+    }
+
+    /// Runs (or, with `resume`, continues) training; returns the summary also written to summary.json.
+    public func run(resume: Bool = false) throws -> TrainingSummary {
+        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        let wallStart = Date()
+        var state = RunState(dropoutRNG: RandomGenerator(seed: options.seed ^ 0xD80F))
+        if resume, FileManager.default.fileExists(atPath: checkpointURL.path) {
+            state = try loadCheckpoint()
+            progress("resumed from \(checkpointURL.path) at step \(state.step)")
+        } else {
+            try? FileManager.default.removeItem(at: logURL)
+            FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        }
+        let log = try RunLog(url: logURL, truncateTo: state.logBytes)
+        if state.step == 0 {
+            let counts = model.parameterCounts
+            try log.write(["type": .string("start"), "task": .string(task.name), "method": .string(options.method.rawValue),
+                           "trainable_parameters": .number(Double(counts.trainable)), "total_parameters": .number(Double(counts.total)),
+                           "train_examples": .number(Double(train.count)), "dev_examples": .number(Double(dev.count)),
+                           "steps_per_epoch": .number(Double(stepsPerEpoch)), "epochs": .number(Double(options.epochs))])
+        }
+        let totalSteps = stepsPerEpoch * options.epochs
+        let trainable = model.parameters.trainable
+        var stoppedEarly = false
+        var tokensSinceReport = 0
+        var reportClock = Date()
+        let sessionStartStep = state.step
+        let sessionStart = Date()
+
+        training: while state.epoch < options.epochs {
+            let order = Batching.epochOrder(count: train.count, seed: options.seed, epoch: state.epoch)
+            while state.batchInEpoch < stepsPerEpoch {
+                if let stop = options.stopAfterSteps, state.step >= stop { stoppedEarly = true; break training }
+                let lo = state.batchInEpoch * options.batchSize, hi = min(train.count, lo + options.batchSize)
+                let (batch, labels) = Batching.batch(train, indices: order[lo..<hi], regression: task.isRegression)
+                let t0 = Date()
+                model.parameters.zeroGradients()
+                let (loss, _) = try model.forwardBackward(batch, labels: labels, training: true, rng: &state.dropoutRNG)
+                guard loss.isFinite else {
+                    let cp = FileManager.default.fileExists(atPath: checkpointURL.path) ? checkpointURL.path : nil
+                    try log.write(["type": .string("error"), "step": .number(Double(state.step + 1)), "message": .string("non-finite loss \(loss)")])
+                    throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: loss, checkpoint: cp)
+                }
+                let norm = GradientClipping.clip(trainable, maxNorm: options.maxGradNorm)
+                let lr = schedule.learningRate(at: state.step)
+                optimizer.step(learningRate: lr)
+                state.step += 1
+                state.batchInEpoch += 1
+                let dt = Date().timeIntervalSince(t0)
+                state.trainSeconds += dt
+                tokensSinceReport += batch.tokenCount
+                let epochPosition = Double(state.epoch) + Double(state.batchInEpoch) / Double(stepsPerEpoch)
+                try log.write(["type": .string("step"), "step": .number(Double(state.step)), "epoch": .number(epochPosition),
+                               "loss": .number(Double(loss)), "lr": .number(Double(lr)), "grad_norm": .number(norm),
+                               "tokens": .number(Double(batch.tokenCount)), "seconds": .number(dt),
+                               "train_seconds": .number(state.trainSeconds)])
+                let now = Date()
+                if now.timeIntervalSince(reportClock) >= 2 || state.step == totalSteps {
+                    let rate = Double(tokensSinceReport) / max(now.timeIntervalSince(reportClock), 1e-9)
+                    let perStep = now.timeIntervalSince(sessionStart) / Double(max(1, state.step - sessionStartStep))
+                    let eta = perStep * Double(totalSteps - state.step)
+                    progress(String(format: "%@ %@ | step %d/%d | epoch %.2f | loss %.4f | lr %.2e | %.0f tok/s | ETA %@",
+                                    task.name, options.method.rawValue, state.step, totalSteps, epochPosition, loss, lr, rate, Self.duration(eta)))
+                    tokensSinceReport = 0
+                    reportClock = now
+                }
+                let epochEnd = state.batchInEpoch == stepsPerEpoch
+                if epochEnd || (options.evalEvery.map { state.step % $0 == 0 } ?? false) {
+                    if try evaluate(&state, log: log, epochPosition: epochPosition) {
+                        stoppedEarly = true
+                        break training
+                    }
+                }
+                if epochEnd {
+                    state.epoch += 1
+                    state.batchInEpoch = 0
+                }
+                if epochEnd || state.step % options.checkpointEvery == 0 {
+                    state.logBytes = log.bytesWritten
+                    try saveCheckpoint(state)
+                }
+                if epochEnd { break }
+            }
+        }
+        if !stoppedEarly || options.stopAfterSteps == nil {
+            try? FileManager.default.removeItem(at: checkpointURL)
+        }
+        let counts = model.parameterCounts
+        let summary = TrainingSummary(
+            task: task.name, method: options.method, options: options,
+            trainableParameters: counts.trainable, totalParameters: counts.total,
+            adapterParameters: model.adapters.reduce(0) { $0 + $1.a.count + $1.b.count },
+            trainExamples: train.count, devExamples: dev.count, steps: state.step,
+            epochsCompleted: Double(state.epoch) + Double(state.batchInEpoch) / Double(stepsPerEpoch),
+            bestScore: state.bestScore, bestMetric: task.primaryMetric.rawValue, bestEpoch: state.bestEpoch, bestStep: state.bestStep,
+            finalMetrics: state.lastMetrics, trainSeconds: state.trainSeconds, evalSeconds: state.evalSeconds,
+            wallSeconds: Date().timeIntervalSince(wallStart), stoppedEarly: stoppedEarly,
+            reachedScoreAtSeconds: state.reachedScoreAtSeconds, weightsPath: weightsURL.path)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(enc.encode(summary), to: outputDirectory.appendingPathComponent("summary.json"))
+        try log.write(["type": .string("end"), "steps": .number(Double(state.step)), "best_score": state.bestScore.map { .number($0) } ?? .null,
+                       "train_seconds": .number(state.trainSeconds), "stopped_early": .bool(stoppedEarly)])
+        return summary
+    }
+
+    /// Evaluates on dev, logs, keeps the best weights. Returns true when `stopAtScore` is reached.
+    func evaluate(_ state: inout RunState, log: RunLog, epochPosition: Double) throws -> Bool {
+        let t0 = Date()
+        let report = try Evaluation.evaluate(model: model, task: task, examples: dev, batchSize: options.evalBatchSize)
+        state.evalSeconds += Date().timeIntervalSince(t0)
+        state.lastMetrics = report.dictionary
+        let score = report.primaryValue
+        var metrics: [String: JSONValue] = [:]
+        for (k, v) in report.dictionary { metrics[k] = .number(v) }
+        try log.write(["type": .string("eval"), "step": .number(Double(state.step)), "epoch": .number(epochPosition),
+                       "metrics": .object(metrics), "primary": .number(score), "metric": .string(report.primary.rawValue),
+                       "train_seconds": .number(state.trainSeconds), "eval_seconds": .number(state.evalSeconds)])
+        progress(String(format: "%@ %@ | eval at step %d (epoch %.2f): %@ = %.4f", task.name, options.method.rawValue,
+                        state.step, epochPosition, report.primary.rawValue, score))
+        if state.bestScore.map({ score > $0 }) ?? true {
+            state.bestScore = score
+            state.bestStep = state.step
+            state.bestEpoch = epochPosition
+            try saveWeights()
+        }
+        if let target = options.stopAtScore, score >= target {
+            state.reachedScoreAtSeconds = state.trainSeconds
+            return true
+        }
+        return false
+    }
+
+    /// Writes the current weights (adapter or full model) atomically: into a temporary
+    /// directory, then renamed over the previous one.
+    func saveWeights() throws {
+        let fm = FileManager.default
+        let tmp = outputDirectory.appendingPathComponent(".\(weightsURL.lastPathComponent).tmp")
+        try? fm.removeItem(at: tmp)
+        switch options.method {
+        case .lora: try PEFTAdapter.save(model, to: tmp, baseModelPath: baseModelPath)
+        case .full: try model.saveModel(to: tmp)
+        }
+        let old = outputDirectory.appendingPathComponent(".\(weightsURL.lastPathComponent).old")
+        try? fm.removeItem(at: old)
+        if fm.fileExists(atPath: weightsURL.path) { try fm.moveItem(at: weightsURL, to: old) }
+        try fm.moveItem(at: tmp, to: weightsURL)
+        try? fm.removeItem(at: old)
+    }
+
+    // MARK: checkpoints
+
+    func saveCheckpoint(_ state: RunState) throws {
+        var records: [SafeTensorRecord] = []
+        for (i, p) in optimizer.parameters.enumerated() {
+            records.append(SafeTensorRecord(name: "param." + p.name, shape: p.shape, pointer: p.pointer))
+            records.append(SafeTensorRecord(name: "m." + p.name, shape: p.shape, pointer: optimizer.firstMoments[i].readPointer))
+            records.append(SafeTensorRecord(name: "v." + p.name, shape: p.shape, pointer: optimizer.secondMoments[i].readPointer))
+        }
+        let enc = JSONEncoder()
+        enc.outputFormatting = .sortedKeys
+        let stateJSON = String(decoding: try enc.encode(state), as: UTF8.self)
+        let optionsJSON = String(decoding: try enc.encode(options), as: UTF8.self)
+        try SafeTensorsWriter.write(records, metadata: ["state": stateJSON, "options": optionsJSON,
+                                                        "optimizer_steps": String(optimizer.stepCount)], to: checkpointURL)
+    }
+
+    func loadCheckpoint() throws -> RunState {
+        let file = try SafeTensorsFile(url: checkpointURL)
+        guard let stateJSON = file.metadata["state"], let optionsJSON = file.metadata["options"],
+              let steps = file.metadata["optimizer_steps"].flatMap(Int.init) else {
+            throw TrainingError.checkpointMismatch(path: checkpointURL.path, reason: "metadata is incomplete")
+        }
+        let saved = try JSONDecoder().decode(TrainingOptions.self, from: Data(optionsJSON.utf8))
+        var comparable = saved
+        comparable.stopAfterSteps = options.stopAfterSteps
+        guard comparable == options else {
+            throw TrainingError.checkpointMismatch(path: checkpointURL.path, reason: "it was written with other options")
+        }
+        for (i, p) in optimizer.parameters.enumerated() {
+            try file.readFloats("param." + p.name, into: p.value.pointer, count: p.count)
+            try file.readFloats("m." + p.name, into: optimizer.firstMoments[i].pointer, count: p.count)
+            try file.readFloats("v." + p.name, into: optimizer.secondMoments[i].pointer, count: p.count)
+        }
+        optimizer.restore(stepCount: steps)
+        return try JSONDecoder().decode(RunState.self, from: Data(stateJSON.utf8))
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "?" }
+        let s = Int(seconds.rounded())
+        if s >= 3600 { return "\(s / 3600)h\(String(format: "%02d", (s % 3600) / 60))m" }
+        if s >= 60 { return "\(s / 60)m\(String(format: "%02d", s % 60))s" }
+        return "\(s)s"
+    }
+}
+
+/// Append-only JSON-lines log; each record gets the wall-clock time `time` (Unix seconds).
+public final class RunLog {
+    let handle: FileHandle
+    /// Bytes in the file after the last write.
+    public private(set) var bytesWritten: UInt64
+
+    /// Opens `url` for appending, first cutting it to `truncateTo` bytes when that is
+    /// non-zero (a resumed run drops what was logged after its checkpoint).
+    public init(url: URL, truncateTo: UInt64 = 0) throws {
+        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        handle = try FileHandle(forWritingTo: url)
+        if truncateTo > 0 { try handle.truncate(atOffset: truncateTo) }
+        bytesWritten = try handle.seekToEnd()
+    }
+
+    deinit { try? handle.close() }
+
+    /// Appends one record.
+    public func write(_ record: [String: JSONValue]) throws {
+        var r = record
+        r["time"] = .number(Date().timeIntervalSince1970)
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var data = try enc.encode(JSONValue.object(r))
+        data.append(0x0A)
+        try handle.write(contentsOf: data)
+        bytesWritten += UInt64(data.count)
+    }
+}

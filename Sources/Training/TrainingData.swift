@@ -1,0 +1,75 @@
+import Foundation
+import Tensors
+import Encoders
+import GLUE
+
+/// One tokenized example: ids, segment ids and its label.
+public struct TokenizedExample: Sendable, Equatable {
+    /// Token ids with special tokens.
+    public var ids: [Int32]
+    /// Token-type ids.
+    public var typeIds: [Int32]
+    /// Gold label.
+    public var label: Label
+
+    /// Creates an example.
+    public init(ids: [Int32], typeIds: [Int32], label: Label) {
+        self.ids = ids
+        self.typeIds = typeIds
+        self.label = label
+    }
+}
+
+/// Batching: consecutive slices of a permutation, packed without padding.
+public enum Batching {
+    /// The order of examples in `epoch`: a Fisher–Yates shuffle seeded by `(seed, epoch)`,
+    /// so every epoch has a new order and a resumed run sees the same one.
+    public static func epochOrder(count: Int, seed: UInt64, epoch: Int) -> [Int] {
+        var rng = RandomGenerator(seed: seed &* 0x9E37_79B9_7F4A_7C15 &+ UInt64(epoch) &+ 1)
+        var order = Array(0..<count)
+        if count > 1 {
+            for i in stride(from: count - 1, to: 0, by: -1) {
+                let j = Int(rng.next() % UInt64(i + 1))
+                order.swapAt(i, j)
+            }
+        }
+        return order
+    }
+
+    /// Packs `indices` of `examples` into a batch and its labels.
+    public static func batch(_ examples: [TokenizedExample], indices: ArraySlice<Int>, regression: Bool) -> (EncoderBatch, BatchLabels) {
+        let chosen = indices.map { examples[$0] }
+        let batch = EncoderBatch(sequences: chosen.map(\.ids), typeIds: chosen.map(\.typeIds))
+        if regression {
+            return (batch, .targets(chosen.map { $0.label.score ?? 0 }))
+        }
+        return (batch, .classes(chosen.map { Int32($0.label.classIndex ?? 0) }))
+    }
+}
+
+/// Evaluation of a model on tokenized examples.
+public enum Evaluation {
+    /// Predictions in batches of `batchSize` (eval mode), then the task's metrics.
+    public static func evaluate(model: EncoderModel, task: GLUETask, examples: [TokenizedExample], batchSize: Int = 64) throws -> MetricReport {
+        let k = model.config.labelCount
+        var predictions: [Label] = []
+        predictions.reserveCapacity(examples.count)
+        var start = 0
+        while start < examples.count {
+            let end = min(examples.count, start + batchSize)
+            let (batch, _) = Batching.batch(examples, indices: Array(start..<end)[...], regression: task.isRegression)
+            let logits = try model.predict(batch)
+            for i in 0..<(end - start) {
+                if task.isRegression {
+                    predictions.append(.score(logits[i]))
+                } else {
+                    var best = 0
+                    for j in 1..<k where logits[i * k + j] > logits[i * k + best] { best = j }
+                    predictions.append(.classIndex(best))
+                }
+            }
+            start = end
+        }
+        return try task.evaluate(predictions: predictions, labels: examples.map(\.label))
+    }
+}
