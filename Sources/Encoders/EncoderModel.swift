@@ -114,6 +114,42 @@ public final class EncoderModel: @unchecked Sendable {
         }
     }
 
+    /// Overrides the dropout probabilities of the configuration (e.g. 0 for benchmarks).
+    public func setDropout(hidden: Float, attention: Float, classifier: Float? = nil) {
+        config.hiddenDropout = hidden
+        config.attentionDropout = attention
+        config.classifierDropout = classifier
+    }
+
+    /// Floating-point operations of one forward pass over `batch` (GEMMs only: linear layers,
+    /// attention products, adapters and head), for GFLOP/s figures.
+    public func forwardFlops(_ batch: EncoderBatch) -> Double {
+        let t = Double(batch.tokenCount), c = Double(config.hiddenSize), i = Double(config.intermediateSize)
+        var attention = 0.0
+        for s in 0..<batch.count { let l = Double(batch.sequences.length(s)); attention += 4 * l * l * c }
+        let rank = Double(loraConfig?.rank ?? 0)
+        let adapters = Double(loraConfig?.targets.count ?? 0)
+        let perLayer = 2 * t * (4 * c * c + 2 * c * i) + attention + adapters * 2 * t * rank * (c + (i + c) / 2)
+        let head = 2 * Double(batch.count) * (c * c + c * Double(config.labelCount))
+        return Double(config.layerCount) * perLayer + head
+    }
+
+    /// Floating-point operations of one training step (forward, input gradients, and weight
+    /// gradients only for trainable weights).
+    public func trainingFlops(_ batch: EncoderBatch) -> Double {
+        let t = Double(batch.tokenCount)
+        var weightGrad = 0.0
+        for layer in layers {
+            for lin in layer.linears where lin.weight.isTrainable {
+                weightGrad += 2 * t * Double(lin.inFeatures * lin.outFeatures)
+            }
+        }
+        // Input gradients cost as much as the forward pass; attention backward is twice its forward.
+        var attention = 0.0
+        for s in 0..<batch.count { let l = Double(batch.sequences.length(s)); attention += 4 * l * l * Double(config.hiddenSize) }
+        return 2 * forwardFlops(batch) + Double(config.layerCount) * attention + weightGrad
+    }
+
     /// Names of the classification head's parameters (trained with LoRA, as PEFT's `modules_to_save`).
     public var headParameterNames: [String] {
         switch config.family {

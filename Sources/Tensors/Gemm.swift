@@ -1,4 +1,5 @@
 import CBLAS
+import Dispatch
 
 /// Matrix multiplication on row-major Float matrices, through OpenBLAS's `cblas_sgemm`.
 ///
@@ -6,6 +7,12 @@ import CBLAS
 /// Leading dimensions (`lda`, `ldb`, `ldc`) are row strides, so strided views (one attention
 /// head inside a `(T, C)` buffer) are plain pointers plus a stride.
 public enum Gemm {
+    /// When set, the time spent in `multiply` is added to `profiledNanoseconds` (benchmarks
+    /// use it to report the GEMM share of a step).
+    nonisolated(unsafe) public static var profiling = false
+    /// Nanoseconds spent in GEMM while `profiling` was set.
+    nonisolated(unsafe) public static var profiledNanoseconds: UInt64 = 0
+
     /// `C = alpha · op(A) · op(B) + beta · C`.
     ///
     /// - Parameters:
@@ -29,6 +36,8 @@ public enum Gemm {
             for i in 0..<m { for j in 0..<n { c[i * ldc + j] = beta == 0 ? 0 : beta * c[i * ldc + j] } }
             return
         }
+        let start = profiling ? DispatchTime.now().uptimeNanoseconds : 0
+        defer { if profiling { profiledNanoseconds &+= DispatchTime.now().uptimeNanoseconds &- start } }
         cblas_sgemm(CblasRowMajor,
                     transposeA ? CblasTrans : CblasNoTrans,
                     transposeB ? CblasTrans : CblasNoTrans,

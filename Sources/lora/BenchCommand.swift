@@ -6,8 +6,8 @@ import Tensors
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks: kernels (GEMM GFLOP/s, elementwise GB/s).",
-        subcommands: [KernelBench.self]
+        abstract: "Benchmarks: kernels, training steps and inference, with figures comparable to scripts/bench/pytorch_bench.py.",
+        subcommands: [KernelBench.self, TrainBench.self, InferBench.self]
     )
 }
 

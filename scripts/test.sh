@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs OpenBLAS and the default model, then runs
+# every XCTest suite. GLUE data is read from $SWIFT_LORA_GLUE_DIR (default ../shared/glue).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+export SWIFT_LORA_GLUE_DIR="${SWIFT_LORA_GLUE_DIR:-$(cd .. && pwd)/shared/glue}"
+if [ ! -d "$SWIFT_LORA_GLUE_DIR" ]; then
+    echo "test.sh: GLUE data not found at $SWIFT_LORA_GLUE_DIR (set SWIFT_LORA_GLUE_DIR)" >&2
+    exit 1
+fi
+swift build --build-tests -j 2
+swift test --skip-build --disable-swift-testing "$@"
