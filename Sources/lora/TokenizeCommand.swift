@@ -98,7 +98,9 @@ struct TokenizeCommand: ParsableCommand {
         let (batch, tokens) = time(threads: threads)
         let (single, _) = time(threads: 1)
         let cores = ProcessInfo.processInfo.activeProcessorCount
-        print("swift Tokenizers (\(cores) CPUs), \(URL(fileURLWithPath: tokenizer).lastPathComponent), \(inputs.count) inputs, \(tokens) tokens, max length \(maxLength.map(String.init) ?? "none")")
+        let name = URL(fileURLWithPath: tokenizer).lastPathComponent
+        print("swift Tokenizers (\(cores) CPUs), \(name), \(inputs.count) inputs, \(tokens) tokens, "
+              + "max length \(maxLength.map(String.init) ?? "none")")
         print(String(format: "batch:    %.0f sentences/s (%.1f ms)", Double(inputs.count) / batch, batch * 1e3))
         print(String(format: "1 thread: %.0f sentences/s (%.1f ms)", Double(inputs.count) / single, single * 1e3))
     }

@@ -9,7 +9,8 @@ public enum TestPaths {
         if let env = ProcessInfo.processInfo.environment["SWIFT_LORA_REPO_ROOT"], !env.isEmpty {
             return URL(fileURLWithPath: env)
         }
-        var url = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        // Symlinks resolved: a scratch package may link these sources from the checkout.
+        var url = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath().deletingLastPathComponent()
         while url.path != "/" {
             if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
                 return url
