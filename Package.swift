@@ -22,12 +22,13 @@ let package = Package(
         .target(name: "Tokenizers"),
         .target(name: "GLUE"),
         .target(name: "Profiling"),
+        .target(name: "Study", dependencies: ["Profiling"]),
         .target(name: "Encoders", dependencies: ["Tensors", "SafeTensors"], swiftSettings: vectorFlags),
         .target(name: "Training", dependencies: ["Tensors", "SafeTensors", "Encoders", "GLUE", "Tokenizers"], swiftSettings: vectorFlags),
         .executableTarget(
             name: "lora",
             dependencies: [
-                "Tensors", "SafeTensors", "Tokenizers", "GLUE", "Encoders", "Training", "Profiling",
+                "Tensors", "SafeTensors", "Tokenizers", "GLUE", "Encoders", "Training", "Profiling", "Study",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: vectorFlags
@@ -40,6 +41,7 @@ let package = Package(
         .testTarget(name: "EncodersTests", dependencies: ["Encoders", "Tensors", "SafeTensors", "TestSupport"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Encoders", "GLUE", "Tensors", "SafeTensors", "TestSupport"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling"]),
+        .testTarget(name: "StudyTests", dependencies: ["Study", "Profiling"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -69,6 +69,9 @@ public final class EncoderModel: @unchecked Sendable {
 
     let arena = Arena(capacity: 1 << 20)
 
+    /// Most activation floats held at once by a forward/backward pass so far.
+    public var activationPeakFloats: Int { arena.peak }
+
     // MARK: construction
 
     /// Builds a model with every parameter zero (use `load` or `initialiseRandomly`).

@@ -7,7 +7,16 @@ public enum Dropout {
     public static func makeMask(_ mask: UnsafeMutablePointer<Float>, count: Int, probability p: Float, rng: inout RandomGenerator) {
         precondition(p >= 0 && p < 1, "Dropout: probability \(p) outside [0, 1)")
         let keep = 1 / (1 - p)
-        for i in 0..<count { mask[i] = rng.nextUniform() < p ? 0 : keep }
+        // Two 24-bit uniforms from each 64-bit draw: u < p ⇔ bits < p·2²⁴.
+        let threshold = UInt64(p * 16_777_216)
+        var i = 0
+        while i + 2 <= count {
+            let r = rng.next()
+            mask[i] = (r >> 40) < threshold ? 0 : keep
+            mask[i + 1] = ((r >> 8) & 0xFF_FFFF) < threshold ? 0 : keep
+            i += 2
+        }
+        if i < count { mask[i] = (rng.next() >> 40) < threshold ? 0 : keep }
     }
 
     /// `out[i] = input[i] · mask[i]`; `out` may alias `input`.

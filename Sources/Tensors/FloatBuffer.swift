@@ -62,6 +62,8 @@ public final class Arena: @unchecked Sendable {
 
     /// Total floats reserved.
     public var capacity: Int { chunks.reduce(0) { $0 + $1.count } }
+    /// Number of separate allocations backing the arena (1 in steady state).
+    public var chunkCount: Int { chunks.count }
 
     /// Returns `count` floats, 64-byte aligned. Contents are stale unless `zeroed` is set.
     public func allocate(_ count: Int, zeroed: Bool = false) -> UnsafeMutablePointer<Float> {

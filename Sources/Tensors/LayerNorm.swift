@@ -15,12 +15,8 @@ public enum LayerNorm {
         Threads.parallelFor(rows, minimumChunk: 64) { start, end in
             for r in start..<end {
                 let x = input + r * cols
-                var sum: Float = 0
-                for j in 0..<cols { sum += x[j] }
-                let m = sum / Float(cols)
-                var sq: Float = 0
-                for j in 0..<cols { let d = x[j] - m; sq += d * d }
-                let s = 1 / (sq / Float(cols) + eps).squareRoot()
+                let m = Rows.sum(x, cols) / Float(cols)
+                let s = 1 / (Rows.sumSquaredDeviation(x, cols, mean: m) / Float(cols) + eps).squareRoot()
                 let o = out + r * cols
                 for j in 0..<cols { o[j] = (x[j] - m) * s * weight[j] + bias[j] }
                 mean[r] = m
@@ -63,5 +59,35 @@ public enum LayerNorm {
                 }
             }
         }
+    }
+}
+
+/// Vectorised reductions over one row.
+public enum Rows {
+    /// `Σ x[j]` with eight lanes.
+    @inlinable @inline(__always)
+    public static func sum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var j = 0
+        while j + 8 <= n { acc += UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self); j += 8 }
+        var s = acc.sum()
+        while j < n { s += x[j]; j += 1 }
+        return s
+    }
+
+    /// `Σ (x[j] − mean)²` with eight lanes.
+    @inlinable @inline(__always)
+    public static func sumSquaredDeviation(_ x: UnsafePointer<Float>, _ n: Int, mean: Float) -> Float {
+        var acc = SIMD8<Float>()
+        let m = SIMD8<Float>(repeating: mean)
+        var j = 0
+        while j + 8 <= n {
+            let d = UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self) - m
+            acc = acc.addingProduct(d, d)
+            j += 8
+        }
+        var s = acc.sum()
+        while j < n { let d = x[j] - mean; s += d * d; j += 1 }
+        return s
     }
 }

@@ -5,8 +5,26 @@ import Foundation
 /// Value type: copying it forks the stream, and its `state` can be saved in a checkpoint
 /// so that a resumed run draws the same numbers as an uninterrupted one.
 public struct RandomGenerator: RandomNumberGenerator, Sendable, Codable, Equatable {
+    enum CodingKeys: String, CodingKey { case state }
+
+    public init(from decoder: Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        let words = try c.decode([UInt64].self, forKey: .state)
+        guard words.count == 4 else { throw DecodingError.dataCorruptedError(forKey: .state, in: c, debugDescription: "RandomGenerator state needs 4 words") }
+        state = words
+    }
+
+    public func encode(to encoder: Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(state, forKey: .state)
+    }
+
     /// The four 64-bit words of xoshiro256** state.
-    public var state: [UInt64]
+    public var state: [UInt64] {
+        get { [s0, s1, s2, s3] }
+        set { (s0, s1, s2, s3) = (newValue[0], newValue[1], newValue[2], newValue[3]) }
+    }
+    @usableFromInline var s0: UInt64 = 0, s1: UInt64 = 0, s2: UInt64 = 0, s3: UInt64 = 0
 
     /// Creates a generator whose stream is fully determined by `seed`.
     public init(seed: UInt64) {
@@ -18,21 +36,19 @@ public struct RandomGenerator: RandomNumberGenerator, Sendable, Codable, Equatab
             z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
             return z ^ (z >> 31)
         }
-        state = [splitMix(), splitMix(), splitMix(), splitMix()]
+        s0 = splitMix(); s1 = splitMix(); s2 = splitMix(); s3 = splitMix()
     }
 
-    @inline(__always) private static func rotl(_ x: UInt64, _ k: UInt64) -> UInt64 { (x << k) | (x >> (64 - k)) }
-
     /// Next 64 random bits.
-    public mutating func next() -> UInt64 {
-        let result = Self.rotl(state[1] &* 5, 7) &* 9
-        let t = state[1] << 17
-        state[2] ^= state[0]
-        state[3] ^= state[1]
-        state[1] ^= state[2]
-        state[0] ^= state[3]
-        state[2] ^= t
-        state[3] = Self.rotl(state[3], 45)
+    @inlinable public mutating func next() -> UInt64 {
+        let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
+        let t = s1 << 17
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = (s3 << 45) | (s3 >> 19)
         return result
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 
+
 /// Row-wise softmax, numerically stabilised by subtracting the row maximum.
 public enum Softmax {
     /// `out[r, :] = softmax(input[r, :])`; `out` may alias `input`.
@@ -8,8 +9,17 @@ public enum Softmax {
             let x = input + r * cols, y = out + r * cols
             var maxValue = -Float.infinity
             for j in 0..<cols { maxValue = max(maxValue, x[j]) }
-            var sum: Float = 0
-            for j in 0..<cols { let e = expf(x[j] - maxValue); y[j] = e; sum += e }
+            let m8 = SIMD8<Float>(repeating: maxValue)
+            var acc = SIMD8<Float>()
+            var j = 0
+            while j + 8 <= cols {
+                let e = VectorMath.exp(UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self) - m8)
+                UnsafeMutableRawPointer(y + j).storeBytes(of: e, as: SIMD8<Float>.self)
+                acc += e
+                j += 8
+            }
+            var sum = acc.sum()
+            while j < cols { let e = expf(x[j] - maxValue); y[j] = e; sum += e; j += 1 }
             let inv = 1 / sum
             for j in 0..<cols { y[j] *= inv }
         }

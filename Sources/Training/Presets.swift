@@ -15,6 +15,16 @@ public enum PaperPresets {
         public var weightDecay: Double
         public var warmupRatio: Double
         public var maxLength: Int
+
+        /// Creates a preset row.
+        public init(batchSize: Int, epochs: Int, learningRate: Float, weightDecay: Double, warmupRatio: Double, maxLength: Int) {
+            self.batchSize = batchSize
+            self.epochs = epochs
+            self.learningRate = learningRate
+            self.weightDecay = weightDecay
+            self.warmupRatio = warmupRatio
+            self.maxLength = maxLength
+        }
     }
 
     /// Task names in the paper's order.

@@ -347,3 +347,26 @@ final class DropoutEmbeddingLossTests: XCTestCase {
                             reference: { v in [zip(v[0], t).map { ($0 - Double($1)) * ($0 - Double($1)) }.reduce(0, +) / Double(n)] })
     }
 }
+
+final class ArenaTests: XCTestCase {
+    /// After the first step the arena is one chunk and later identical steps allocate nothing.
+    func testSteadyStateUsesOneChunk() {
+        let arena = Arena(capacity: 100)
+        func step() -> [UnsafeMutablePointer<Float>] { [300, 50, 1000, 7, 64].map { arena.allocate($0) } }
+        arena.reset()
+        let first = step()
+        XCTAssertGreaterThan(arena.chunkCount, 1)
+        arena.reset()
+        XCTAssertEqual(arena.chunkCount, 1)
+        let capacity = arena.capacity
+        for _ in 0..<3 {
+            let ptrs = step()
+            XCTAssertEqual(arena.chunkCount, 1)
+            XCTAssertEqual(arena.capacity, capacity)
+            // Slices do not overlap.
+            for (i, p) in ptrs.enumerated().dropFirst() { XCTAssertGreaterThan(p, ptrs[i - 1]) }
+            arena.reset()
+        }
+        XCTAssertEqual(first.count, 5)
+    }
+}

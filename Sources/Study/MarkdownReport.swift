@@ -1,0 +1,438 @@
+import Foundation
+
+/// Renders a study's figures as the Markdown report (`report.md`): a header, the paper's
+/// Tables 1–6 for our runs beside the published numbers, the plots, and the hyper-parameters.
+///
+/// Missing figures show "—"; published figures are always labelled as such.
+public enum MarkdownReport {
+    /// The placeholder of a missing figure.
+    public static let missing = "—"
+    /// The label of a figure that needs a power meter the run did not have.
+    public static let notMeasured = "not measured"
+    /// The label of a run that never reached the iso-accuracy threshold.
+    public static let notReached = "not reached"
+
+    /// The report for `results`, embedding `plots` with links relative to the study directory.
+    public static func render(_ results: StudyResults, plots: [StudyPlots.Plot] = []) -> String {
+        var md = ""
+        header(results, into: &md)
+        runStatus(results, into: &md)
+        table1(results, into: &md)
+        table2(results, into: &md)
+        table3(results, into: &md)
+        table4(results, into: &md)
+        tables5and6(results, into: &md)
+        figures(results, plots: plots, into: &md)
+        hyperParameters(results, into: &md)
+        if !results.warnings.isEmpty {
+            md += "## Warnings\n\n"
+            for warning in results.warnings { md += "- \(warning)\n" }
+            md += "\n"
+        }
+        return md
+    }
+
+    // MARK: sections
+
+    static func header(_ r: StudyResults, into md: inout String) {
+        let m = r.manifest
+        let model = m?.model ?? "unknown model"
+        md += "# LoRA vs full fine-tuning on GLUE: \(model)\n\n"
+        md += "A re-run of the experiments of *Tiny Reproduction: LoRA* (Tables 1–6) with swift-lora.\n\n"
+        md += "- **Model:** \(code(m?.model))\(m?.modelFamily.map { " (\($0) family)" } ?? "")\n"
+        md += "- **Budget:** \(code(m?.budget))\n"
+        md += "- **Machine:** \(m?.machine ?? missing)\n"
+        md += "- **Command:** \(code(m?.command))\n"
+        md += "- **Generated:** \(r.generated) from `\(r.studyDirectory)`\n"
+        if let reference = r.referenceResults { md += "- **Reference results:** `\(reference)`\n" }
+        let profiled = r.runs.compactMap(\.power)
+        let measured = profiled.filter(\.measured)
+        if profiled.isEmpty {
+            md += "- **Power:** no profiles found\n"
+        } else if measured.isEmpty {
+            let reasons = Set(profiled.compactMap(\.detail)).sorted()
+            md += "- **Power:** not measured on any run" + (reasons.isEmpty ? "" : " (\(reasons.joined(separator: "; ")))") + "\n"
+        } else {
+            md += "- **Power:** measured with " + Set(measured.map(\.source)).sorted().joined(separator: ", ")
+                + " on \(measured.count) of \(profiled.count) profiled runs\n"
+        }
+        md += "\n### How this differs from the paper\n\n"
+        let family = m?.modelFamily?.lowercased()
+        let isRobertaBase = (m?.model ?? "").lowercased().contains("roberta-base")
+        if isRobertaBase {
+            md += "- **Model:** the paper's RoBERTa-base (125 M parameters).\n"
+        } else {
+            md += "- **Model:** \(m?.model.map { "`\($0)`" } ?? "an unrecorded model")"
+                + (family.map { " (\($0))" } ?? "") + " instead of the paper's RoBERTa-base (125 M parameters); "
+                + "scores, parameter counts, times and memory scale with the model.\n"
+        }
+        md += "- **Hardware:** \(m?.machine ?? "this machine") instead of one NVIDIA RTX 3080 Ti (12 GB). "
+            + "Times, memory (process RSS here, GPU VRAM in the paper) and power are not comparable across the two.\n"
+        switch m?.budget?.lowercased() {
+        case "paper"?:
+            md += "- **Budget:** `paper`: the paper's Table 7 epochs and learning rates.\n"
+        case let budget?:
+            md += "- **Budget:** `\(budget)`: shorter than the paper's Table 7 (see the hyper-parameters as run below), "
+                + "so scores are lower bounds and times to the threshold are not the paper's.\n"
+        case nil:
+            md += "- **Budget:** not recorded.\n"
+        }
+        md += "- **Initialisation:** as in the reproduction (and unlike the original LoRA paper), MRPC, RTE and STS-B "
+            + "start from the pretrained checkpoint, not from an MNLI-adapted one.\n"
+        md += "- **Published rows** are the paper's RoBERTa-base GPU numbers, shown for reference, labelled "
+            + "\"\(PaperFigures.provenance)\"; they are not our measurements.\n\n"
+    }
+
+    static func runStatus(_ r: StudyResults, into md: inout String) {
+        md += "## Runs\n\n"
+        var rows: [[String]] = []
+        for task in r.tasks {
+            for method in StudyMethod.allCases {
+                guard let run = r.run(task: task, method: method) else {
+                    rows.append([task, method.label, "not run", missing, missing, missing, missing, missing, missing, missing, missing])
+                    continue
+                }
+                rows.append([
+                    task, method.label, run.status, run.steps.map(String.init) ?? missing,
+                    epochs(run.epochsCompleted) + (run.plannedEpochs.map { " / \($0)" } ?? ""),
+                    String(run.evaluations), score(run.bestScore) + (run.metric.map { " (\(PaperFigures.metricShortName($0)))" } ?? ""),
+                    fixed(run.trainSeconds, 1), fixed(run.wallSeconds, 1), fixed(run.tokensPerSecond, 0),
+                    run.power?.source ?? missing,
+                ])
+            }
+        }
+        md += table(["Task", "Method", "Status", "Steps", "Epochs (done / planned)", "Evals", "Best dev (×100)",
+                     "Train time (s)", "Wall time (s)", "Train tokens/s", "Power source"], rows)
+        for run in r.runs where !run.errors.isEmpty {
+            md += "\n- \(run.task) \(run.method.label): error: \(run.errors.joined(separator: "; "))"
+        }
+        md += "\n\n"
+    }
+
+    static func table1(_ r: StudyResults, into md: inout String) {
+        let p = r.parameters
+        md += "## Table 1: Trainable parameters\n\n"
+        func share(_ part: Int?, _ total: Int?) -> String {
+            guard let part, let total, total > 0 else { return missing }
+            return String(format: "%.2f %%", Double(part) / Double(total) * 100)
+        }
+        var rows: [[String]] = [
+            ["FFT (ours)", millions(p.fftTrainable), count(p.fftTrainable), count(p.fftTotal), share(p.fftTrainable, p.fftTotal)],
+            ["LoRA (ours): adapters only", millions(p.loraAdapter), count(p.loraAdapter), count(p.loraTotal), share(p.loraAdapter, p.loraTotal)],
+            ["LoRA (ours): all trainable (adapters + classification head)", millions(p.loraTrainable), count(p.loraTrainable),
+             count(p.loraTotal), share(p.loraTrainable, p.loraTotal)],
+        ]
+        rows.append(["FFT (\(PaperFigures.provenance))", String(format: "%.1f", PaperFigures.fftTrainableMillions), missing, missing, missing])
+        rows.append(["LoRA(paper) (\(PaperFigures.provenance))", String(format: "%.1f", PaperFigures.loraTrainableMillions),
+                     missing, missing, missing])
+        md += table(["Method", "Trainable params (M)", "Trainable params", "Total params", "Trainable share"], rows)
+        md += "\nThe paper's 0.3 M counts the LoRA matrices of RoBERTa-base (r = 8 on query and value: "
+            + "12 layers × 2 × 2 × 768 × 8 = 294,912); the classification head, also trained, is not counted there.\n"
+        var notes: [String] = []
+        if let range = p.fftTrainableRange, range.count == 2, range[0] != range[1] {
+            notes.append("FFT \(count(range[0]))–\(count(range[1]))")
+        }
+        if let range = p.loraTrainableRange, range.count == 2, range[0] != range[1] {
+            notes.append("LoRA \(count(range[0]))–\(count(range[1]))")
+        }
+        if !notes.isEmpty {
+            md += "Trainable counts differ by task (the head's output size): " + notes.joined(separator: ", ")
+                + "; the table shows the first task's.\n"
+        }
+        md += "\n"
+    }
+
+    static func table2(_ r: StudyResults, into md: inout String) {
+        md += "## Table 2: Dev-set scores (×100)\n\n"
+        let header = ["Method"] + r.tasks.map { task in "\(task) (\(PaperFigures.metricShortName(r.task(task)?.metric ?? "accuracy")))" }
+        var rows: [[String]] = []
+        rows.append(["FFT (ours)"] + r.tasks.map { score(r.task($0)?.fftScore) })
+        rows.append(["LoRA (ours)"] + r.tasks.map { score(r.task($0)?.loraScore) })
+        rows.append(["LoRA − FFT (ours, points)"] + r.tasks.map { task in
+            guard let t = r.task(task), let l = t.loraScore, let f = t.fftScore else { return missing }
+            return String(format: "%+.1f", (l - f) * 100)
+        })
+        if r.referenceResults != nil {
+            rows.append(["LoRA(ref) (reference runner, this machine)"] + r.tasks.map { score(r.task($0)?.loraReferenceScore) })
+            if r.taskResults.contains(where: { $0.fftReferenceScore != nil }) {
+                rows.append(["FFT(ref) (reference runner, this machine)"] + r.tasks.map { score(r.task($0)?.fftReferenceScore) })
+            }
+        }
+        func published(_ label: String, _ value: (PublishedTask) -> Double) -> [String] {
+            ["\(label) (\(PaperFigures.provenance))"] + r.tasks.map { task in
+                r.task(task)?.published.map { String(format: "%.1f", value($0)) } ?? missing
+            }
+        }
+        rows.append(published("FFT", \.fftScore))
+        rows.append(published("LoRA(paper)", \.loraPaperScore))
+        rows.append(published("LoRA(ref)", \.loraReferenceScore))
+        rows.append(published("LoRA(my)", \.loraReproductionScore))
+        md += table(header, rows)
+        md += "\nBest dev score over the logged evaluations. Metrics: Matthews correlation (MCC) for CoLA, "
+            + "Pearson correlation for STS-B, accuracy otherwise. The published LoRA(paper) row used MNLI-adapted "
+            + "starting points for MRPC, RTE and STS-B.\n\n"
+    }
+
+    static func table3(_ r: StudyResults, into md: inout String) {
+        md += "## Table 3: Inference time on each dev set (s)\n\n"
+        func cell(_ task: String, _ method: StudyMethod, _ value: (InferenceResult) -> Double?) -> String {
+            fixed(r.run(task: task, method: method)?.inference.flatMap(value), 3)
+        }
+        var rows: [[String]] = [
+            ["FFT model"] + r.tasks.map { cell($0, .full, \.fftMedianSeconds) },
+            ["LoRA merged"] + r.tasks.map { cell($0, .lora, \.loraMergedMedianSeconds) },
+            ["LoRA unmerged"] + r.tasks.map { cell($0, .lora, \.loraUnmergedMedianSeconds) },
+            ["LoRA merged vs FFT (%)"] + r.tasks.map { task in
+                guard let m = r.run(task: task, method: .lora)?.inference?.loraMergedMedianSeconds,
+                      let f = r.run(task: task, method: .full)?.inference?.fftMedianSeconds, f > 0 else { return missing }
+                return String(format: "%+.1f", (m / f - 1) * 100)
+            },
+        ]
+        rows.append(["FFT (\(PaperFigures.provenance))"] + r.tasks.map { fixed(r.task($0)?.published?.fftInferenceSeconds, 2) })
+        rows.append(["LoRA(my) (\(PaperFigures.provenance))"] + r.tasks.map { fixed(r.task($0)?.published?.loraInferenceSeconds, 2) })
+        md += table(["Model"] + r.tasks, rows)
+        let inference = r.runs.compactMap(\.inference)
+        func span(_ values: [Int]) -> String? {
+            guard let lo = values.min(), let hi = values.max() else { return nil }
+            return lo == hi ? "\(lo)" : "\(lo)–\(hi)"
+        }
+        let details = [span(inference.compactMap(\.repeats)).map { "\($0) timed passes per model" },
+                       span(inference.compactMap(\.batchSize)).map { "batch size \($0)" }].compactMap { $0 }
+        md += "\nEach cell is the median wall time of the timed full passes over the dev set"
+            + (details.isEmpty ? "" : " (" + details.joined(separator: ", ") + ")")
+            + ". \"Merged\" folds s·B·A into the weights (the deployment path); \"unmerged\" computes the adapter beside each frozen layer.\n\n"
+    }
+
+    static func table4(_ r: StudyResults, into md: inout String) {
+        md += "## Table 4: Memory during training (MiB)\n\n"
+        func cell(_ task: String, _ method: StudyMethod, _ value: (MemoryResult) -> Double?) -> String {
+            fixed(r.run(task: task, method: method)?.memory.flatMap(value), 1)
+        }
+        var rows: [[String]] = [
+            ["FFT average RSS"] + r.tasks.map { cell($0, .full, \.averageRSSMiB) },
+            ["LoRA average RSS"] + r.tasks.map { cell($0, .lora, \.averageRSSMiB) },
+            ["LoRA reduction vs FFT, average (%)"] + r.tasks.map { task in
+                guard let l = r.run(task: task, method: .lora)?.memory?.averageRSSMiB,
+                      let f = r.run(task: task, method: .full)?.memory?.averageRSSMiB, f > 0 else { return missing }
+                return String(format: "%.1f", (1 - l / f) * 100)
+            },
+            ["FFT peak RSS"] + r.tasks.map { cell($0, .full, \.peakRSSMiB) },
+            ["LoRA peak RSS"] + r.tasks.map { cell($0, .lora, \.peakRSSMiB) },
+        ]
+        rows.append(["FFT average GPU memory, MB (\(PaperFigures.provenance))"]
+            + r.tasks.map { fixed(r.task($0)?.published?.fftAverageMemoryMB, 1) })
+        rows.append(["LoRA(my) average GPU memory, MB (\(PaperFigures.provenance))"]
+            + r.tasks.map { fixed(r.task($0)?.published?.loraAverageMemoryMB, 1) })
+        md += table(["Memory"] + r.tasks, rows)
+        md += "\nRSS is the whole process's resident host memory (weights, gradients, optimizer state, activations, "
+            + "data and runtime), sampled every 0.5 s during training; the paper's Table 4 is GPU memory.\n\n"
+
+        md += "### Table 4b: Where the training memory goes (MiB)\n\n"
+        var breakdown: [[String]] = []
+        for method in StudyMethod.allCases {
+            breakdown.append(["\(method.label) weights"] + r.tasks.map { cell($0, method, \.weightsMiB) })
+            breakdown.append(["\(method.label) gradients"] + r.tasks.map { cell($0, method, \.gradientsMiB) })
+            breakdown.append(["\(method.label) optimizer state"] + r.tasks.map { cell($0, method, \.optimizerMiB) })
+            breakdown.append(["\(method.label) activations (peak)"] + r.tasks.map { cell($0, method, \.activationsPeakMiB) })
+            breakdown.append(["\(method.label) sum of the four"] + r.tasks.map { task in
+                guard let m = r.run(task: task, method: method)?.memory, let w = m.weightsMiB, let g = m.gradientsMiB,
+                      let o = m.optimizerMiB, let a = m.activationsPeakMiB else { return missing }
+                return String(format: "%.1f", w + g + o + a)
+            })
+        }
+        md += table(["Component"] + r.tasks, breakdown)
+        md += "\n"
+    }
+
+    static func tables5and6(_ r: StudyResults, into md: inout String) {
+        md += "## Tables 5–6: Efficiency at iso-accuracy\n\n"
+        md += "Each method is measured up to the first dev evaluation whose primary score reaches the task's threshold "
+            + "= min(best LoRA, best FFT) − \(trim(r.isoAccuracyMargin, 4)) (raw scale: accuracy 0.85 gives 0.845), "
+            + "taken from the logged evaluations. Train time is that evaluation's cumulative training time "
+            + "(evaluation excluded) and epochs its epoch position. Energy is the profile's cumulative measured energy "
+            + "at that evaluation (linearly interpolated between 0.5 s samples; the profile's clock is the wall time "
+            + "since the log's start record, or training plus evaluation seconds for a resumed run), and average power "
+            + "is that energy over that time.\n\n"
+        let anyUnmeasured = r.runs.contains { $0.isoAccuracy.map { !$0.powerMeasured } ?? false }
+        if anyUnmeasured {
+            md += "Where power was not measured (no RAPL or NVML meter), power and energy cells say \"\(notMeasured)\", "
+                + "and a separate **ESTIMATE** row gives energy_J = CPU-seconds × \(trim(r.assumedWattsPerBusyCore, 2)) W per busy core, "
+                + "where CPU-seconds is the process's CPU time (all threads) up to that evaluation. The "
+                + "\(trim(r.assumedWattsPerBusyCore, 2)) W per busy core is an assumption, not a measurement: it ignores idle, "
+                + "uncore, memory and platform power, and real per-core power varies with the chip and the clock.\n\n"
+        }
+        md += table(["Task"] + r.tasks, [["Threshold (raw primary metric)"] + r.tasks.map { task in
+            r.task(task)?.threshold.map { trim($0, 4) } ?? missing
+        }])
+        md += "\n"
+
+        for (number, method) in [(5, StudyMethod.full), (6, StudyMethod.lora)] {
+            md += "### Table \(number): \(method == .full ? "Full fine-tuning (FFT)" : "LoRA") efficiency\n\n"
+            func cell(_ task: String, _ value: (IsoAccuracyResult) -> String) -> String {
+                guard let iso = r.run(task: task, method: method)?.isoAccuracy else { return missing }
+                guard iso.reached else { return notReached }
+                return value(iso)
+            }
+            var rows: [[String]] = []
+            rows.append(["Power Avg (W)"] + r.tasks.map { task in
+                cell(task) { $0.powerMeasured ? fixed($0.averageWatts, 1) : notMeasured }
+            })
+            rows.append(["Train Time (s)"] + r.tasks.map { task in cell(task) { fixed($0.reach?.trainSeconds, 1) } })
+            rows.append(["Training Epochs"] + r.tasks.map { task in cell(task) { epochs($0.reach?.epoch) } })
+            rows.append(["Total Energy (kJ)"] + r.tasks.map { task in
+                cell(task) { $0.powerMeasured ? kilojoules($0.energyJoules) : notMeasured }
+            })
+            let tableUnmeasured = r.tasks.contains { r.run(task: $0, method: method)?.isoAccuracy.map { !$0.powerMeasured } ?? false }
+            if tableUnmeasured {
+                rows.append(["ESTIMATE energy (kJ) = CPU-s × \(trim(r.assumedWattsPerBusyCore, 2)) W/core"] + r.tasks.map { task in
+                    cell(task) { kilojoules($0.estimatedEnergyJoules) }
+                })
+            }
+            rows.append(["Reached at (step; dev ×100)"] + r.tasks.map { task in
+                cell(task) { iso in iso.reach.map { "step \($0.step); \(score($0.score))" } ?? missing }
+            })
+            md += table(["Metric"] + r.tasks, rows)
+            let never = r.tasks.filter { r.run(task: $0, method: method)?.isoAccuracy?.reached == false }
+            for task in never {
+                let threshold = r.task(task)?.threshold.map { trim($0, 4) } ?? missing
+                md += "\n\(method.label) on \(task) never reached the threshold \(threshold) in its logged evaluations."
+            }
+            if !never.isEmpty { md += "\n" }
+
+            let efficiency = method == .full ? PaperFigures.fftEfficiency : PaperFigures.loraEfficiency
+            md += "\nPaper's Table \(number) (\(PaperFigures.provenance); not our measurements):\n\n"
+            func published(_ values: [Double], _ decimals: Int) -> [String] {
+                r.tasks.map { task in PaperFigures.value(values, task: task).map { fixedValue($0, decimals) } ?? missing }
+            }
+            md += table(["Metric"] + r.tasks, [
+                ["Power Avg (W)"] + published(efficiency.powerWatts, 1),
+                ["Train Time (s)"] + published(efficiency.trainSeconds, 1),
+                ["Training Epochs"] + published(efficiency.epochs, 0),
+                ["Total Energy (kJ)"] + published(efficiency.energyKilojoules, 1),
+            ])
+            md += "\n"
+        }
+    }
+
+    static func figures(_ r: StudyResults, plots: [StudyPlots.Plot], into md: inout String) {
+        md += "## Figures\n\n"
+        guard !plots.isEmpty else {
+            md += "No runs to plot yet.\n\n"
+            return
+        }
+        for task in r.tasks {
+            let taskPlots = plots.filter { $0.task == task }
+            guard !taskPlots.isEmpty else { continue }
+            md += "### \(task)\n\n"
+            for plot in taskPlots {
+                md += "![\(plot.caption)](\(plot.path))\n\n"
+            }
+        }
+    }
+
+    static func hyperParameters(_ r: StudyResults, into md: inout String) {
+        md += "## Hyper-parameters as run (compare the paper's Table 7)\n\n"
+        guard !r.runs.isEmpty else {
+            md += "No runs yet.\n\n"
+            return
+        }
+        let rows: [[String]] = r.runs.map { run in
+            let o = run.options
+            var lora = missing
+            if run.method == .lora, let o, o.loraRank != nil || o.loraAlpha != nil {
+                lora = "r = \(o.loraRank.map(String.init) ?? "?"), α = \(o.loraAlpha.map { trim($0, 3) } ?? "?")"
+                    + (o.loraTargets.map { " on " + $0.joined(separator: ", ") } ?? "")
+            }
+            return [run.task, run.method.label, (o?.epochs ?? run.plannedEpochs).map(String.init) ?? missing,
+                    o?.batchSize.map(String.init) ?? missing, o?.learningRate.map { String(format: "%.0e", $0) } ?? missing,
+                    o?.weightDecay.map { trim($0, 4) } ?? missing, o?.warmupRatio.map { trim($0, 4) } ?? missing, lora,
+                    count(run.trainExamples), count(run.devExamples)]
+        }
+        md += table(["Task", "Method", "Epochs", "Batch", "LR", "Weight decay", "Warm-up ratio", "LoRA", "Train examples",
+                     "Dev examples"], rows)
+        md += "\n"
+    }
+
+    // MARK: formatting
+
+    /// A Markdown table; `|` in cells is escaped. The first column is left-aligned; another
+    /// column is right-aligned when every cell of it is a number or "—", left-aligned otherwise.
+    static func table(_ header: [String], _ rows: [[String]]) -> String {
+        func cell(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\n", with: " ") }
+        func numeric(_ s: String) -> Bool {
+            s == missing || s.first.map { $0.isNumber || (($0 == "-" || $0 == "+") && s.dropFirst().first?.isNumber == true) } == true
+        }
+        let padded = rows.map { $0 + Array(repeating: missing, count: max(0, header.count - $0.count)) }
+        var out = "| " + header.map(cell).joined(separator: " | ") + " |\n"
+        out += "|" + header.indices.map { column in
+            column > 0 && padded.allSatisfy({ numeric($0[column]) }) ? " ---: |" : " --- |"
+        }.joined() + "\n"
+        for row in padded {
+            out += "| " + row.map(cell).joined(separator: " | ") + " |\n"
+        }
+        return out
+    }
+
+    /// A raw-scale score ×100 with one decimal, or "—".
+    static func score(_ x: Double?) -> String {
+        guard let x, x.isFinite else { return missing }
+        return String(format: "%.1f", x * 100)
+    }
+
+    /// `x` with `decimals` decimals, or "—".
+    static func fixed(_ x: Double?, _ decimals: Int) -> String {
+        guard let x, x.isFinite else { return missing }
+        return fixedValue(x, decimals)
+    }
+
+    static func fixedValue(_ x: Double, _ decimals: Int) -> String {
+        String(format: "%.\(decimals)f", x)
+    }
+
+    /// `x` with at most `decimals` decimals, trailing zeros removed (0.8450 → 0.845, 3.00 → 3).
+    static func trim(_ x: Double, _ decimals: Int) -> String {
+        var s = String(format: "%.\(decimals)f", x)
+        if s.contains(".") {
+            while s.hasSuffix("0") { s.removeLast() }
+            if s.hasSuffix(".") { s.removeLast() }
+        }
+        return s == "-0" ? "0" : s
+    }
+
+    /// An epoch position with up to two decimals, or "—".
+    static func epochs(_ x: Double?) -> String {
+        guard let x, x.isFinite else { return missing }
+        return trim(x, 2)
+    }
+
+    /// Joules as kJ: one decimal from 100 kJ, two from 1 kJ, three below; or "—".
+    static func kilojoules(_ joules: Double?) -> String {
+        guard let joules, joules.isFinite else { return missing }
+        let kj = joules / 1000
+        return fixedValue(kj, kj >= 100 ? 1 : kj >= 1 ? 2 : 3)
+    }
+
+    /// A parameter count in millions: one decimal from 10 M, two from 1 M, three below; or "—".
+    static func millions(_ n: Int?) -> String {
+        guard let n else { return missing }
+        let m = Double(n) / 1e6
+        return fixedValue(m, m >= 10 ? 1 : m >= 1 ? 2 : 3)
+    }
+
+    /// An integer with thousands separators (124,645,632), or "—".
+    static func count(_ n: Int?) -> String {
+        guard let n else { return missing }
+        let digits = String(n.magnitude)
+        var out = ""
+        for (i, c) in digits.enumerated() {
+            if i > 0 && (digits.count - i) % 3 == 0 { out.append(",") }
+            out.append(c)
+        }
+        return (n < 0 ? "-" : "") + out
+    }
+
+    static func code(_ s: String?) -> String {
+        guard let s, !s.isEmpty else { return missing }
+        return "`" + s.replacingOccurrences(of: "`", with: "'") + "`"
+    }
+}

@@ -1,0 +1,284 @@
+import Foundation
+import Profiling
+
+/// Settings of the analysis and report.
+public struct ReportOptions: Sendable, Equatable {
+    /// Assumed watts of one busy core for the energy ESTIMATE where power is not measured
+    /// (an assumption, not a measurement). Default 10 W.
+    public var assumedWattsPerBusyCore: Double
+    /// The iso-accuracy margin below the lower best score. Default 0.005, as in the paper.
+    public var isoAccuracyMargin: Double
+    /// The generation date written in the header (tests pin it).
+    public var date: Date
+    /// The most points a profile line of a plot keeps (longer series are thinned, keeping
+    /// each bucket's extremes).
+    public var maxPlotPoints: Int
+
+    /// Creates options; the defaults are the paper's margin, 10 W per core, now, 800 points.
+    public init(assumedWattsPerBusyCore: Double = 10, isoAccuracyMargin: Double = IsoAccuracy.defaultMargin,
+                date: Date = Date(), maxPlotPoints: Int = 800) {
+        self.assumedWattsPerBusyCore = assumedWattsPerBusyCore
+        self.isoAccuracyMargin = isoAccuracyMargin
+        self.date = date
+        self.maxPlotPoints = maxPlotPoints
+    }
+}
+
+/// Turns a study's runs into the report's figures. Pure: reads nothing from disk.
+public enum StudyAnalysis {
+    /// Computes every figure of the report.
+    ///
+    /// - Parameters:
+    ///   - study: The runs and manifest.
+    ///   - reference: Results of the reference runner, for the LoRA(ref) row.
+    ///   - referencePath: Where they came from (recorded in the results).
+    ///   - options: Margin, energy-estimate assumption and date.
+    public static func analyze(_ study: StudyData, reference: ReferenceResults? = nil, referencePath: String? = nil,
+                               options: ReportOptions = ReportOptions()) -> StudyResults {
+        let tasks = study.tasks
+        var warnings = study.warnings
+        var runs: [RunResult] = study.runs.map { runResult($0, options: options, warnings: &warnings) }
+        var taskResults: [TaskResult] = []
+
+        for task in tasks {
+            let metric = PaperFigures.taskIndex(task) != nil
+                ? PaperFigures.metric(task: task)
+                : (study.run(task: task, method: .full) ?? study.run(task: task, method: .lora))
+                    .flatMap { primaryMetric(of: $0) } ?? "accuracy"
+            let full = study.run(task: task, method: .full)
+            let lora = study.run(task: task, method: .lora)
+            var result = TaskResult(task: task, metric: metric)
+            result.fftScore = full.flatMap { bestScore(of: $0, metric: metric) }
+            result.loraScore = lora.flatMap { bestScore(of: $0, metric: metric) }
+            result.fftBestPrimary = full.flatMap { bestPrimary(of: $0) }
+            result.loraBestPrimary = lora.flatMap { bestPrimary(of: $0) }
+            result.loraReferenceScore = reference?.run(task: task, method: .lora)?.bestScore.map(rawScale)
+            result.fftReferenceScore = reference?.run(task: task, method: .full)?.bestScore.map(rawScale)
+            result.published = PublishedTask(task: task)
+            if let f = result.fftBestPrimary, let l = result.loraBestPrimary {
+                let threshold = IsoAccuracy.threshold(bestFFT: f, bestLoRA: l, margin: options.isoAccuracyMargin)
+                result.threshold = threshold
+                if let full, let lora, let mf = primaryMetric(of: full), let ml = primaryMetric(of: lora), mf != ml {
+                    warnings.append("\(task): FFT and LoRA report different primary metrics (\(mf), \(ml)); the threshold compares them anyway")
+                }
+                for run in [full, lora].compactMap({ $0 }) {
+                    if let index = runs.firstIndex(where: { $0.task == run.task && $0.method == run.method }) {
+                        runs[index].isoAccuracy = isoAccuracy(run, threshold: threshold, options: options)
+                    }
+                }
+            }
+            taskResults.append(result)
+        }
+
+        return StudyResults(
+            generated: iso8601(options.date), studyDirectory: study.directory.path, manifest: study.manifest,
+            referenceResults: referencePath, assumedWattsPerBusyCore: options.assumedWattsPerBusyCore,
+            isoAccuracyMargin: options.isoAccuracyMargin, tasks: tasks,
+            parameters: parameters(study, tasks: tasks), taskResults: taskResults, runs: runs, plots: [],
+            warnings: warnings)
+    }
+
+    /// The primary metric's name: from the evaluations, else the summary.
+    public static func primaryMetric(of run: RunData) -> String? {
+        run.evals.lazy.compactMap(\.metric).first ?? run.summary?.bestMetric
+    }
+
+    /// The best primary score: the highest logged evaluation, else the summary's best score.
+    public static func bestPrimary(of run: RunData) -> Double? {
+        run.log?.bestPrimary ?? run.summary?.bestScore ?? run.log?.end?.bestScore
+    }
+
+    /// The best score on `metric` (raw scale): over the evaluations, the primary value when
+    /// the primary is that metric, else the metric from the evaluation's `metrics`; without
+    /// evaluations, the summary's best score if its metric matches.
+    public static func bestScore(of run: RunData, metric: String) -> Double? {
+        let values = run.evals.compactMap { eval -> Double? in
+            if eval.metric == nil || eval.metric == metric { return eval.primary }
+            return eval.metrics[metric]
+        }.filter(\.isFinite)
+        if let best = values.max() { return best }
+        if let summary = run.summary, summary.bestMetric == nil || summary.bestMetric == metric {
+            return summary.bestScore
+        }
+        return nil
+    }
+
+    /// Reads a reference score on the raw scale: a value above 1.5 is taken as already ×100.
+    static func rawScale(_ x: Double) -> Double {
+        x > 1.5 ? x / 100 : x
+    }
+
+    /// The figures of one run (without iso-accuracy, which needs both methods).
+    static func runResult(_ run: RunData, options: ReportOptions, warnings: inout [String]) -> RunResult {
+        let log = run.log
+        let summary = run.summary
+        let name = "runs/\(run.directory.lastPathComponent)"
+        if log?.skippedIncompleteLastLine == true {
+            warnings.append("\(name)/log.jsonl: skipped an incomplete last line (run still writing?)")
+        }
+        let status: String
+        if log?.end != nil || summary != nil {
+            status = "finished"
+        } else if let log, !log.errors.isEmpty {
+            status = "failed"
+        } else if log != nil {
+            status = "running"
+        } else {
+            status = "no log"
+        }
+        let evals = run.evals
+        let bestEval = evals.filter { $0.primary.isFinite }.max { $0.primary < $1.primary }
+        let steps = log?.steps ?? []
+        var tokensPerSecond: Double?
+        let tokens = steps.compactMap(\.tokens).reduce(0, +)
+        if let last = steps.last, last.trainSeconds > 0, tokens > 0 { tokensPerSecond = tokens / last.trainSeconds }
+
+        var result = RunResult(
+            task: run.task, method: run.method, status: status,
+            trainableParameters: summary?.trainableParameters ?? log?.start?.trainableParameters,
+            totalParameters: summary?.totalParameters ?? log?.start?.totalParameters,
+            adapterParameters: summary?.adapterParameters,
+            trainExamples: summary?.trainExamples ?? log?.start?.trainExamples,
+            devExamples: summary?.devExamples ?? log?.start?.devExamples,
+            metric: primaryMetric(of: run), bestScore: bestPrimary(of: run),
+            tableScore: bestScore(of: run, metric: PaperFigures.metric(task: run.task)),
+            bestEpoch: bestEval?.epoch ?? summary?.bestEpoch, bestStep: bestEval?.step ?? summary?.bestStep,
+            evaluations: evals.count,
+            steps: summary?.steps ?? log?.end?.steps ?? steps.last?.step,
+            epochsCompleted: summary?.epochsCompleted ?? steps.last?.epoch,
+            plannedEpochs: summary?.options?.epochs ?? log?.start?.epochs,
+            trainSeconds: summary?.trainSeconds ?? log?.end?.trainSeconds ?? steps.last?.trainSeconds,
+            evalSeconds: summary?.evalSeconds ?? evals.last?.evalSeconds,
+            wallSeconds: summary?.wallSeconds ?? wallSeconds(log),
+            tokensPerSecond: tokensPerSecond,
+            stoppedEarly: summary?.stoppedEarly ?? log?.end?.stoppedEarly,
+            errors: log?.errors ?? [], options: summary?.options)
+        if PaperFigures.taskIndex(run.task) == nil { result.tableScore = result.bestScore }
+        result.inference = inferenceResult(run)
+        result.memory = memoryResult(run)
+        result.power = powerResult(run, options: options)
+        return result
+    }
+
+    static func wallSeconds(_ log: RunLogFile?) -> Double? {
+        guard let log, log.resumes == 0, let start = log.start?.time else { return nil }
+        guard let end = log.end?.time ?? log.evals.last?.time else { return nil }
+        return end - start
+    }
+
+    static func inferenceResult(_ run: RunData) -> InferenceResult? {
+        guard let timings = run.inference else { return nil }
+        return InferenceResult(
+            fftMedianSeconds: timings.median("fft"), loraMergedMedianSeconds: timings.median("lora_merged"),
+            loraUnmergedMedianSeconds: timings.median("lora_unmerged"), devExamples: timings.devExamples,
+            batchSize: timings.batchSize, repeats: timings.repeats)
+    }
+
+    static func memoryResult(_ run: RunData) -> MemoryResult? {
+        let mib = 1_048_576.0
+        var result = MemoryResult()
+        if let m = run.memory {
+            result.weightsMiB = m.weightsBytes.map { $0 / mib }
+            result.gradientsMiB = m.gradientsBytes.map { $0 / mib }
+            result.optimizerMiB = m.optimizerBytes.map { $0 / mib }
+            result.activationsPeakMiB = m.activationsPeakBytes.map { $0 / mib }
+            result.averageRSSMiB = m.averageRSSBytes.map { $0 / mib }
+            result.peakRSSMiB = m.peakRSSBytes.map { $0 / mib }
+            if result.averageRSSMiB != nil || result.peakRSSMiB != nil { result.rssSource = "memory.json" }
+        }
+        if result.averageRSSMiB == nil || result.peakRSSMiB == nil {
+            if let p = run.profileSummary, p.sampleCount > 0 {
+                result.averageRSSMiB = result.averageRSSMiB ?? p.averageRSSMiB
+                result.peakRSSMiB = result.peakRSSMiB ?? p.processPeakRSSMiB ?? p.peakRSSMiB
+                result.rssSource = result.rssSource ?? "profile-summary.json"
+            } else if let samples = run.samples, !samples.isEmpty {
+                result.averageRSSMiB = result.averageRSSMiB ?? ProfileSeries.timeAverage({ $0.rssMiB }, in: samples)
+                result.peakRSSMiB = result.peakRSSMiB
+                    ?? samples.compactMap(\.peakRSSMiB).max() ?? samples.map(\.rssMiB).max()
+                result.rssSource = result.rssSource ?? "profile.jsonl"
+            }
+        }
+        return result == MemoryResult() ? nil : result
+    }
+
+    static func powerResult(_ run: RunData, options: ReportOptions) -> PowerResult? {
+        guard run.profileSummary != nil || !(run.samples ?? []).isEmpty else { return nil }
+        let measured = run.powerMeasured
+        var result = PowerResult(source: run.profileSummary?.powerSource.rawValue ?? (measured ? "unknown" : "not measured"),
+                                 detail: run.profileSummary?.powerSourceDetail, measured: measured)
+        if let p = run.profileSummary {
+            result.cpuSeconds = p.cpuSeconds
+            result.averageCPUUtilisation = p.averageCPUUtilisation
+            result.profileSeconds = p.duration
+            if measured {
+                result.averageWatts = p.averagePowerWatts
+                result.totalEnergyJoules = p.totalEnergyJoules
+            }
+        }
+        if let samples = run.samples, let last = samples.last {
+            result.cpuSeconds = result.cpuSeconds ?? last.cpuSeconds
+            result.profileSeconds = result.profileSeconds ?? last.t
+            if result.averageCPUUtilisation == nil, last.t > 0 { result.averageCPUUtilisation = last.cpuSeconds / last.t }
+            if measured, result.totalEnergyJoules == nil,
+               let energy = samples.last(where: { $0.energyJoules != nil })?.energyJoules {
+                result.totalEnergyJoules = energy
+                if last.t > 0 { result.averageWatts = energy / last.t }
+            }
+        }
+        result.estimatedEnergyJoules = result.cpuSeconds.map {
+            EnergyEstimate(cpuSeconds: $0, assumedWattsPerBusyCore: options.assumedWattsPerBusyCore).estimatedJoules
+        }
+        return result
+    }
+
+    /// Tables 5–6 figures of one run for a given threshold.
+    public static func isoAccuracy(_ run: RunData, threshold: Double, options: ReportOptions = ReportOptions()) -> IsoAccuracyResult {
+        let measured = run.powerMeasured
+        var result = IsoAccuracyResult(threshold: threshold, reached: false, powerMeasured: measured)
+        guard let reach = IsoAccuracy.firstReach(evals: run.evals, threshold: threshold) else { return result }
+        result.reached = true
+        result.reach = reach
+        let t = IsoAccuracy.profileSeconds(of: reach, startTime: run.log?.start?.time, resumed: (run.log?.resumes ?? 0) > 0)
+        result.profileSeconds = t
+        guard let samples = run.samples, !samples.isEmpty else { return result }
+        if measured, let energy = ProfileSeries.cumulative({ $0.energyJoules }, at: t, in: samples) {
+            result.energyJoules = energy
+            if t > 0 { result.averageWatts = energy / t }
+        }
+        if let cpu = ProfileSeries.cumulative({ $0.cpuSeconds }, at: t, in: samples) {
+            let estimate = EnergyEstimate(cpuSeconds: cpu, assumedWattsPerBusyCore: options.assumedWattsPerBusyCore)
+            result.cpuSeconds = cpu
+            result.estimatedEnergyJoules = estimate.estimatedJoules
+            result.estimateFormula = estimate.formula
+        }
+        return result
+    }
+
+    static func parameters(_ study: StudyData, tasks: [String]) -> ParameterResults {
+        func ordered(_ method: StudyMethod) -> [RunData] {
+            tasks.compactMap { study.run(task: $0, method: method) }
+        }
+        func trainable(_ run: RunData) -> Int? { run.summary?.trainableParameters ?? run.log?.start?.trainableParameters }
+        func total(_ run: RunData) -> Int? { run.summary?.totalParameters ?? run.log?.start?.totalParameters }
+        func range(_ values: [Int]) -> [Int]? {
+            guard let lo = values.min(), let hi = values.max() else { return nil }
+            return [lo, hi]
+        }
+        let full = ordered(.full), lora = ordered(.lora)
+        return ParameterResults(
+            fftTrainable: full.lazy.compactMap(trainable).first,
+            fftTotal: full.lazy.compactMap(total).first,
+            loraTrainable: lora.lazy.compactMap(trainable).first,
+            loraAdapter: lora.lazy.compactMap { $0.summary?.adapterParameters }.first,
+            loraTotal: lora.lazy.compactMap(total).first,
+            fftTrainableRange: range(full.compactMap(trainable)),
+            loraTrainableRange: range(lora.compactMap(trainable)))
+    }
+
+    /// `date` as ISO 8601 in UTC, to the second.
+    static func iso8601(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(identifier: "UTC")
+        return formatter.string(from: date)
+    }
+}
