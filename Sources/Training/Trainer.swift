@@ -160,7 +160,9 @@ public final class Trainer {
             FileManager.default.createFile(atPath: logURL.path, contents: nil)
         }
         let log = try RunLog(url: logURL, truncateTo: state.logBytes)
-        if state.step == 0 {
+        if state.step > 0 {
+            try log.write(["type": .string("resume"), "step": .number(Double(state.step)), "train_seconds": .number(state.trainSeconds)])
+        } else {
             let counts = model.parameterCounts
             try log.write(["type": .string("start"), "task": .string(task.name), "method": .string(options.method.rawValue),
                            "trainable_parameters": .number(Double(counts.trainable)), "total_parameters": .number(Double(counts.total)),
