@@ -9,5 +9,8 @@ if [ ! -d "$SWIFT_LORA_GLUE_DIR" ]; then
     echo "test.sh: GLUE data not found at $SWIFT_LORA_GLUE_DIR (set SWIFT_LORA_GLUE_DIR)" >&2
     exit 1
 fi
+# The study end to end (release binary, smoke budget), then every unit and parity test;
+# XCTest's summary is the last thing printed.
+scripts/smoke-study.sh
 swift build --build-tests -j 2
 swift test --skip-build --disable-swift-testing "$@"

@@ -198,7 +198,17 @@ public final class SafeTensorsFile: @unchecked Sendable {
         let src = base + dataStart + t.dataRange.lowerBound
         switch t.dtype {
         case .f32:
-            UnsafeMutableRawPointer(destination).copyMemory(from: src, byteCount: count * 4)
+            // Copy in 8 MiB pieces, releasing each piece's mapped pages as soon as it is
+            // copied, so that loading never holds much more than one copy of the weights.
+            let piece = 8 << 20
+            var offset = 0
+            let bytes = count * 4
+            while offset < bytes {
+                let n = min(piece, bytes - offset)
+                (UnsafeMutableRawPointer(destination) + offset).copyMemory(from: src + offset, byteCount: n)
+                releasePages(start: dataStart + t.dataRange.lowerBound + offset, end: dataStart + t.dataRange.lowerBound + offset + n)
+                offset += n
+            }
         case .f64:
             for i in 0..<count { destination[i] = Float(src.loadUnaligned(fromByteOffset: i * 8, as: Double.self)) }
         case .bf16:
@@ -240,12 +250,16 @@ public final class SafeTensorsFile: @unchecked Sendable {
     }
 
     private func release(_ t: SafeTensorInfo) {
+        releasePages(start: dataStart + t.dataRange.lowerBound, end: dataStart + t.dataRange.upperBound)
+    }
+
+    /// Drops the whole pages inside the byte range `[start, end)` of the mapping from memory.
+    private func releasePages(start: Int, end: Int) {
         let page = Int(sysconf(Int32(_SC_PAGESIZE)))
-        let start = dataStart + t.dataRange.lowerBound
         let alignedStart = (start + page - 1) / page * page
-        let end = (dataStart + t.dataRange.upperBound) / page * page
-        if end > alignedStart {
-            madvise(UnsafeMutableRawPointer(mutating: base + alignedStart), end - alignedStart, Int32(MADV_DONTNEED))
+        let alignedEnd = end / page * page
+        if alignedEnd > alignedStart {
+            madvise(UnsafeMutableRawPointer(mutating: base + alignedStart), alignedEnd - alignedStart, Int32(MADV_DONTNEED))
         }
     }
 

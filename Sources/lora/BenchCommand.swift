@@ -7,7 +7,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks: kernels, training steps and inference, with figures comparable to scripts/bench/pytorch_bench.py.",
-        subcommands: [KernelBench.self, TrainBench.self, InferBench.self]
+        subcommands: [KernelBench.self, TrainBench.self, InferBench.self, LoadBench.self]
     )
 }
 

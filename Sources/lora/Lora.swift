@@ -7,6 +7,6 @@ struct Lora: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lora",
         abstract: "LoRA and full fine-tuning of BERT/RoBERTa encoders on GLUE, and the LoRA paper's study.",
-        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, ParamsCommand.self, MergeCommand.self, TokenizeCommand.self, BenchCommand.self]
+        subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, ParamsCommand.self, MergeCommand.self, TokenizeCommand.self, BenchCommand.self, ReproduceCommand.self]
     )
 }

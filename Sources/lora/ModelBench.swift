@@ -208,3 +208,34 @@ struct InferBench: ParsableCommand {
                     extra: [("batches", "\(batches.count)"), ("merged", unmerged ? "false" : "true")]).print(json: workload.json)
     }
 }
+
+/// `lora bench load`: time to load a checkpoint and the resident memory it needs.
+struct LoadBench: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "load", abstract: "Time loading a model directory and compare peak resident memory with the safetensors file's size.")
+
+    @Option(help: "Hugging Face model directory.")
+    var model: String
+
+    @Flag(help: "Print one JSON object.")
+    var json = false
+
+    func run() throws {
+        let weights = URL(fileURLWithPath: model).appendingPathComponent("model.safetensors")
+        let fileBytes = (try? FileManager.default.attributesOfItem(atPath: weights.path)[.size] as? NSNumber)?.doubleValue ?? 0
+        let before = Double(ProcessMemory.currentRSSBytes ?? 0)
+        let t0 = MonotonicClock.seconds()
+        let m = try EncoderModel.load(directory: URL(fileURLWithPath: model))
+        let seconds = MonotonicClock.seconds() - t0
+        let peak = Double(ProcessMemory.peakRSSBytes ?? 0)
+        let params = m.parameterCounts.total
+        let ratio = peak / max(fileBytes, 1)
+        if json {
+            print(String(format: "{\"load_seconds\": %.3f, \"file_mib\": %.1f, \"peak_rss_mib\": %.1f, \"rss_before_mib\": %.1f, \"peak_rss_over_file\": %.3f, \"parameters\": %d}",
+                         seconds, fileBytes / 1_048_576, peak / 1_048_576, before / 1_048_576, ratio, params))
+        } else {
+            print(String(format: "loaded %@ (%@ parameters) in %.3f s", model, CLI.grouped(params), seconds))
+            print(String(format: "file %.1f MiB, peak RSS %.1f MiB (%.2f× the file; %.1f MiB before loading)",
+                         fileBytes / 1_048_576, peak / 1_048_576, ratio, before / 1_048_576))
+        }
+    }
+}
