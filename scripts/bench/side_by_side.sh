@@ -1,0 +1,236 @@
+#!/usr/bin/env bash
+# Runs each benchmark workload on our side (`lora bench train|infer --json`) and on the PyTorch +
+# PEFT side (scripts/bench/pytorch_bench.py, same flags), then prints a Markdown table.
+#
+# Usage (from anywhere; default paths are relative to the repository root):
+#
+#   scripts/bench/side_by_side.sh [OURS_BIN [MINILM_DIR [ROBERTA_DIR]]] [options]
+#
+#   OURS_BIN      our binary                 (default .build/release/lora)
+#   MINILM_DIR    BERT model                 (default models/all-MiniLM-L6-v2; "none" skips it)
+#   ROBERTA_DIR   RoBERTa-base-shaped model  (default models/roberta-base-random; "none" skips it)
+#
+# Options:
+#   --data DIR        GLUE directory (default ../shared/glue next to the repository)
+#   --task NAME       task of the real-data workloads (default MRPC)
+#   --steps N         timed steps on both sides (default 5)
+#   --warmup N        untimed warm-up steps on both sides (default 1)
+#   --threads N       threads on both sides (default 2)
+#   --python PATH     Python with torch/transformers/peft (default /work/refenv/bin/python)
+#   --only REGEX      run only workloads whose label ("minilm: train lora 16x128", ...) matches
+#   --pytorch-only    skip our side (its columns read n/a)
+#   --out-dir DIR     keep raw JSON and logs there (default: a new temporary directory)
+#   --pytorch-args S  extra arguments for pytorch_bench.py (e.g. "--attn eager --fused-adamw")
+#   --dry-run         print the commands only
+#
+# Workloads per model: train lora 16x128 (model's dropout), train lora 16x128 dropout 0,
+# train full 16x128, train lora TASK (batches of 16), train full TASK (batches of 16),
+# infer TASK dev (batches of 32), infer 1x128.
+#
+# Columns: tokens/s are real (unpadded) tokens per second: ours `tokens_per_s` (our side packs
+# sequences, no padding) against PyTorch's `useful_tokens_per_s` (it also computes padding;
+# identical to its tokens_per_s on fixed shapes). Speed ratio = ours / PyTorch (> 1: ours is
+# faster). Peak RSS = `peak_rss_mib` of each side's process (one fresh process per workload);
+# RSS ratio = ours / PyTorch (< 1: ours uses less).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+OURS="$ROOT/.build/release/lora"
+MINILM="$ROOT/models/all-MiniLM-L6-v2"
+ROBERTA="$ROOT/models/roberta-base-random"
+DATA="$(cd "$ROOT/.." && pwd)/shared/glue"
+TASK=MRPC STEPS=5 WARMUP=1 THREADS=2
+PY=/work/refenv/bin/python
+ONLY="" PYTORCH_ONLY=0 OUT_DIR="" DRY=0 PT_EXTRA=""
+
+die() { echo "side_by_side.sh: error: $*" >&2; exit 2; }
+positional=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --data) DATA=$2; shift 2 ;;
+    --task) TASK=$2; shift 2 ;;
+    --steps) STEPS=$2; shift 2 ;;
+    --warmup) WARMUP=$2; shift 2 ;;
+    --threads) THREADS=$2; shift 2 ;;
+    --python) PY=$2; shift 2 ;;
+    --only) ONLY=$2; shift 2 ;;
+    --pytorch-only) PYTORCH_ONLY=1; shift ;;
+    --out-dir) OUT_DIR=$2; shift 2 ;;
+    --pytorch-args) PT_EXTRA=$2; shift 2 ;;
+    --dry-run) DRY=1; shift ;;
+    -h|--help) sed -n '2,/^set -uo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    --*) die "unknown option $1 (see --help)" ;;
+    *) positional+=("$1"); shift ;;
+  esac
+done
+[ ${#positional[@]} -ge 1 ] && OURS=${positional[0]}
+[ ${#positional[@]} -ge 2 ] && MINILM=${positional[1]}
+[ ${#positional[@]} -ge 3 ] && ROBERTA=${positional[2]}
+[ ${#positional[@]} -ge 4 ] && die "too many arguments (OURS_BIN MINILM_DIR ROBERTA_DIR at most)"
+
+BENCH="$ROOT/scripts/bench/pytorch_bench.py"
+[ -x "$PY" ] || die "Python not found: $PY (the reference venv, see scripts/reference/README.md; or pass --python)"
+[ -f "$BENCH" ] || die "missing $BENCH"
+
+# Our side must exist and have the model benchmarks.
+if [ "$PYTORCH_ONLY" = 0 ]; then
+  if [ ! -e "$OURS" ]; then
+    die "our binary not found: $OURS
+  build it first (swift build -c release --product lora), pass its path as the first argument,
+  or use --pytorch-only to run the PyTorch side alone"
+  fi
+  [ -x "$OURS" ] || die "our binary is not executable: $OURS"
+  for sub in train infer; do
+    # a real `lora bench train|infer` prints its usage, with --model and --json
+    help=$("$OURS" bench "$sub" --help 2>&1)
+    if [ $? -ne 0 ] || ! printf '%s' "$help" | grep -q -- '--model' || ! printf '%s' "$help" | grep -q -- '--json'; then
+      die "$OURS has no working 'bench $sub' subcommand ('$OURS bench $sub --help' does not print a usage with --model and --json):
+  this build predates the model benchmarks; rebuild it, or use --pytorch-only"
+    fi
+  done
+fi
+
+models=()
+for pair in "minilm=$MINILM" "roberta=$ROBERTA"; do
+  name=${pair%%=*} dir=${pair#*=}
+  [ "$dir" = none ] || [ -z "$dir" ] && continue
+  if [ ! -f "$dir/config.json" ]; then
+    echo "side_by_side.sh: warning: $name model not found at $dir (no config.json): skipped" >&2
+    continue
+  fi
+  models+=("$name=$dir")
+done
+[ ${#models[@]} -gt 0 ] || die "no model directory found"
+if [ ! -f "$DATA/$TASK/train.tsv" ]; then
+  die "GLUE task $TASK not found under $DATA (pass --data DIR and --task NAME)"
+fi
+
+if [ -z "$OUT_DIR" ]; then OUT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/side_by_side.XXXXXX"); fi
+mkdir -p "$OUT_DIR" || die "cannot create $OUT_DIR"
+: > "$OUT_DIR/workloads.tsv"
+
+# label <TAB> kind <TAB> args shared by both sides
+workloads() {
+  local d=$1
+  printf '%s\t%s\t%s\n' \
+    "train lora 16x128"           train "--model $d --method lora --batch 16 --seq 128" \
+    "train lora 16x128 dropout 0" train "--model $d --method lora --batch 16 --seq 128 --dropout 0" \
+    "train full 16x128"           train "--model $d --method full --batch 16 --seq 128" \
+    "train lora $TASK b16"        train "--model $d --method lora --batch 16 --task $TASK --data $DATA" \
+    "train full $TASK b16"        train "--model $d --method full --batch 16 --task $TASK --data $DATA" \
+    "infer $TASK dev b32"         infer "--model $d --batch 32 --task $TASK --data $DATA" \
+    "infer 1x128"                 infer "--model $d --batch 1 --seq 128"
+}
+
+# Last line of a file that looks like a JSON object (empty if none).
+json_line() { grep '^[[:space:]]*{' "$1" 2>/dev/null | tail -n 1; }
+
+n=0
+total=0
+for m in "${models[@]}"; do
+  while IFS=$'\t' read -r label kind args; do
+    full="${m%%=*}: $label"
+    [ -n "$ONLY" ] && ! printf '%s' "$full" | grep -Eq -- "$ONLY" && continue
+    total=$((total + 1))
+  done < <(workloads "${m#*=}")
+done
+[ "$total" -gt 0 ] || die "no workload matches --only '$ONLY'"
+
+common="--steps $STEPS --warmup $WARMUP --threads $THREADS"
+for m in "${models[@]}"; do
+  mname=${m%%=*} mdir=${m#*=}
+  while IFS=$'\t' read -r label kind args; do
+    full="$mname: $label"
+    [ -n "$ONLY" ] && ! printf '%s' "$full" | grep -Eq -- "$ONLY" && continue
+    n=$((n + 1))
+    id=$(printf '%02d' "$n")
+    printf '%s\t%s\n' "$id" "$full" >> "$OUT_DIR/workloads.tsv"
+    # shellcheck disable=SC2086  # args are word lists without spaces inside words
+    ours_cmd=("$OURS" bench $kind $args $common --json)
+    # shellcheck disable=SC2086
+    pt_cmd=("$PY" "$BENCH" $kind $args $common $PT_EXTRA)
+    if [ "$DRY" = 1 ]; then
+      echo "# $full"
+      [ "$PYTORCH_ONLY" = 0 ] && echo "${ours_cmd[*]}"
+      echo "${pt_cmd[*]}"
+      continue
+    fi
+    if [ "$PYTORCH_ONLY" = 0 ]; then
+      echo "[$n/$total] $full: ours ..." >&2
+      if [ -x /usr/bin/time ]; then
+        /usr/bin/time -f '%M' -o "$OUT_DIR/$id-ours.maxrss" "${ours_cmd[@]}" > "$OUT_DIR/$id-ours.out" 2> "$OUT_DIR/$id-ours.log"
+      else
+        "${ours_cmd[@]}" > "$OUT_DIR/$id-ours.out" 2> "$OUT_DIR/$id-ours.log"
+      fi
+      rc=$?
+      json_line "$OUT_DIR/$id-ours.out" > "$OUT_DIR/$id-ours.json"
+      if [ $rc -ne 0 ] || [ ! -s "$OUT_DIR/$id-ours.json" ]; then
+        echo "  ours failed (exit $rc): ${ours_cmd[*]}" >&2
+        tail -n 5 "$OUT_DIR/$id-ours.log" "$OUT_DIR/$id-ours.out" 2>/dev/null | sed 's/^/    /' >&2
+        rm -f "$OUT_DIR/$id-ours.json"
+      fi
+    fi
+    echo "[$n/$total] $full: pytorch ..." >&2
+    "${pt_cmd[@]}" > "$OUT_DIR/$id-pytorch.out" 2> "$OUT_DIR/$id-pytorch.log"
+    rc=$?
+    json_line "$OUT_DIR/$id-pytorch.out" > "$OUT_DIR/$id-pytorch.json"
+    if [ $rc -ne 0 ] || [ ! -s "$OUT_DIR/$id-pytorch.json" ]; then
+      echo "  pytorch failed (exit $rc): ${pt_cmd[*]}" >&2
+      tail -n 5 "$OUT_DIR/$id-pytorch.log" 2>/dev/null | sed 's/^/    /' >&2
+      rm -f "$OUT_DIR/$id-pytorch.json"
+    fi
+  done < <(workloads "$mdir")
+done
+[ "$DRY" = 1 ] && exit 0
+
+"$PY" - "$OUT_DIR" "$PYTORCH_ONLY" "$THREADS" "$STEPS" "$WARMUP" <<'PYEOF'
+import json, os, sys
+out_dir, pytorch_only, threads, steps, warmup = sys.argv[1], sys.argv[2] == "1", *sys.argv[3:]
+
+def load(path):
+    try:
+        with open(path) as f:
+            return json.loads(f.read().strip() or "null")
+    except (OSError, ValueError):
+        return None
+
+def num(x, fmt):
+    return "n/a" if x is None else format(x, fmt)
+
+def ratio(a, b):
+    return "n/a" if a is None or b is None or b == 0 else f"{a / b:.2f}"
+
+rows = []
+for line in open(os.path.join(out_dir, "workloads.tsv")):
+    wid, label = line.rstrip("\n").split("\t", 1)
+    ours = None if pytorch_only else load(os.path.join(out_dir, f"{wid}-ours.json"))
+    pt = load(os.path.join(out_dir, f"{wid}-pytorch.json"))
+    o_tok = o_rss = p_tok = p_rss = None
+    if ours:
+        o_tok = ours.get("useful_tokens_per_s", ours.get("tokens_per_s"))
+        o_rss = ours.get("peak_rss_mib")
+        if not o_rss:  # fall back to /usr/bin/time's maximum resident set (KiB)
+            try:
+                o_rss = int(open(os.path.join(out_dir, f"{wid}-ours.maxrss")).read().split()[-1]) / 1024
+            except (OSError, ValueError, IndexError):
+                o_rss = None
+    if pt:
+        p_tok = pt.get("useful_tokens_per_s", pt.get("tokens_per_s"))
+        p_rss = pt.get("peak_rss_mib")
+    def ours_cell(value, fmt):
+        return "n/a" if pytorch_only else ("failed" if ours is None else num(value, fmt))
+
+    rows.append([label,
+                 ours_cell(o_tok, ",.0f"), "failed" if pt is None else num(p_tok, ",.0f"), ratio(o_tok, p_tok),
+                 ours_cell(o_rss, ",.0f"), "failed" if pt is None else num(p_rss, ",.0f"), ratio(o_rss, p_rss)])
+
+head = ["workload", "ours tokens/s", "PyTorch tokens/s", "ratio", "ours peak RSS (MiB)",
+        "PyTorch peak RSS (MiB)", "ratio"]
+print(f"threads {threads}, {steps} timed steps after {warmup} warm-up; tokens/s count real (unpadded) "
+      f"tokens; ratios are ours / PyTorch.\n")
+print("| " + " | ".join(head) + " |")
+print("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
+for r in rows:
+    print("| " + " | ".join(r) + " |")
+print(f"\nraw JSON and logs: {out_dir}")
+PYEOF
