@@ -102,6 +102,19 @@ extension EncoderModel {
         try AtomicFile.write(JSONValue.encodeObject(config.exportJSON()), to: directory.appendingPathComponent("config.json"))
     }
 
+    /// Tokenizer files a Hugging Face model directory may hold.
+    public static let tokenizerFileNames = ["tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "merges.txt", "special_tokens_map.json"]
+
+    /// Copies the tokenizer files of `source` that `destination` lacks, so that a written
+    /// model directory is self-contained.
+    public static func copyTokenizerFiles(from source: URL, to destination: URL) throws {
+        let fm = FileManager.default
+        for name in tokenizerFileNames {
+            let src = source.appendingPathComponent(name), dst = destination.appendingPathComponent(name)
+            if fm.fileExists(atPath: src.path) && !fm.fileExists(atPath: dst.path) { try fm.copyItem(at: src, to: dst) }
+        }
+    }
+
     /// Parameter counts: trainable, total (base model plus adapters) and the trainable share.
     public var parameterCounts: (trainable: Int, total: Int) {
         (parameters.trainableCount, parameters.totalCount)

@@ -289,7 +289,9 @@ public final class Trainer {
         try? fm.removeItem(at: tmp)
         switch options.method {
         case .lora: try PEFTAdapter.save(model, to: tmp, baseModelPath: baseModelPath)
-        case .full: try model.saveModel(to: tmp)
+        case .full:
+            try model.saveModel(to: tmp)
+            try EncoderModel.copyTokenizerFiles(from: URL(fileURLWithPath: baseModelPath), to: tmp)
         }
         let old = outputDirectory.appendingPathComponent(".\(weightsURL.lastPathComponent).old")
         try? fm.removeItem(at: old)

@@ -189,13 +189,7 @@ struct MergeCommand: ParsableCommand {
         m.mergeAdapters()
         let outURL = URL(fileURLWithPath: out)
         try m.saveModel(to: outURL)
-        // Copy the tokenizer files so the merged directory is self-contained.
-        let fm = FileManager.default
-        for name in ["tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json", "merges.txt", "special_tokens_map.json"] {
-            let src = URL(fileURLWithPath: model).appendingPathComponent(name)
-            let dst = outURL.appendingPathComponent(name)
-            if fm.fileExists(atPath: src.path) && !fm.fileExists(atPath: dst.path) { try fm.copyItem(at: src, to: dst) }
-        }
+        try EncoderModel.copyTokenizerFiles(from: URL(fileURLWithPath: model), to: outURL)
         CLI.note("merged \(m.adapters.count) adapters into \(out)")
     }
 }
