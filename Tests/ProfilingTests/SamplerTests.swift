@@ -98,7 +98,12 @@ final class SamplerTests: XCTestCase {
         Thread.sleep(forTimeInterval: 0.25)
         let before = try XCTUnwrap(ProcessMemory.currentRSSBytes)
         let bytes = 200 << 20
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
+        // A fresh anonymous mapping: malloc could hand back memory that earlier tests left
+        // resident, which would not grow the resident set.
+        guard let mapped = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), mapped != MAP_FAILED else {
+            return XCTFail("mmap of \(bytes) bytes failed")
+        }
+        let buffer = UnsafeMutableRawPointer(mapped)
         // Touch every page so that it becomes resident.
         var offset = 0
         while offset < bytes {
@@ -108,7 +113,7 @@ final class SamplerTests: XCTestCase {
         Thread.sleep(forTimeInterval: 0.35)
         let during = try XCTUnwrap(ProcessMemory.currentRSSBytes)
         let peak = try XCTUnwrap(ProcessMemory.peakRSSBytes)
-        buffer.deallocate()
+        munmap(mapped, bytes)
         Thread.sleep(forTimeInterval: 0.25)
         let after = try XCTUnwrap(ProcessMemory.currentRSSBytes)
         let samples = sampler.stop()
