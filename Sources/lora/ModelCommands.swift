@@ -99,12 +99,11 @@ struct PredictCommand: ParsableCommand {
         }
         while let line = readLine(strippingNewline: true) {
             lineNumber += 1
+            let parts = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
             if let tok {
-                let parts = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
                 let e = tok.encode(String(parts[0]), pair: parts.count > 1 ? String(parts[1]) : nil, maxLength: maxLength)
                 pending.append((e.ids, e.typeIds))
             } else {
-                let parts = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
                 func parse(_ s: Substring) throws -> [Int32] {
                     try s.split(separator: " ").map {
                         guard let v = Int32($0) else { throw ValidationError("stdin line \(lineNumber): '\($0)' is not a token id") }
