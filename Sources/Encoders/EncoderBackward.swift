@@ -5,14 +5,17 @@ extension EncoderModel {
     /// Scratch buffers of the backward pass, allocated once per step and reused by every layer.
     struct BackwardScratch {
         var adapterHidden: UnsafeMutablePointer<Float>   // (T, r)
-        var adapterInput: UnsafeMutablePointer<Float>    // (T, max(C, I))
+        var adapterInput: UnsafeMutablePointer<Float>    // (T, max(C, I)) when adapters use dropout
     }
 
-    func linearBackward(_ lin: LinearLayer, dInput: UnsafeMutablePointer<Float>?, dOut: UnsafePointer<Float>,
-                        input: UnsafePointer<Float>, rows: Int, saved: AdapterSaved, scratch: BackwardScratch?) {
+    /// Backward of `linearForward`: accumulates into `dInput` (overwrites it when
+    /// `accumulateInput` is false), the weight, bias and adapter gradients.
+    func linearBackward(_ lin: LinearLayer, dInput: UnsafeMutablePointer<Float>?, accumulateInput: Bool = true,
+                        dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, rows: Int, saved: AdapterSaved,
+                        scratch: BackwardScratch?) {
         Linear.backward(dInput: dInput, dWeight: lin.weight.gradientPointer, dBias: lin.bias.gradientPointer,
                         dOut: dOut, input: input, weight: lin.weight.pointer,
-                        rows: rows, inFeatures: lin.inFeatures, outFeatures: lin.outFeatures)
+                        rows: rows, inFeatures: lin.inFeatures, outFeatures: lin.outFeatures, accumulateInput: accumulateInput)
         guard let ad = lin.adapter, !ad.isMerged, let h = saved.hidden, let scratch else { return }
         let inF = lin.inFeatures, outF = lin.outFeatures, r = ad.rank, s = ad.scale
         // dB += s · dYᵀ · H
@@ -32,7 +35,7 @@ extension EncoderModel {
         if let mask = saved.mask {
             let tmp = scratch.adapterInput
             Gemm.multiply(m: rows, n: inF, k: r, a: dH, lda: r, b: ad.a.pointer, ldb: inF, c: tmp, ldc: inF)
-            for i in 0..<(rows * inF) { dInput[i] += tmp[i] * mask[i] }
+            Dropout.backward(dInput: dInput, dOut: tmp, mask: mask, count: rows * inF, probability: ad.dropout)
         } else {
             Gemm.multiply(m: rows, n: inF, k: r, a: dH, lda: r, b: ad.a.pointer, ldb: inF, c: dInput, ldc: inF, beta: 1)
         }
@@ -43,18 +46,19 @@ extension EncoderModel {
         let nh = config.headCount, hd = config.headDim
         let rank = loraConfig?.rank ?? 0
         let scratch: BackwardScratch? = rank > 0
-            ? BackwardScratch(adapterHidden: arena.allocate(max(t, b) * rank), adapterInput: arena.allocate(t * max(c, im))) : nil
+            ? BackwardScratch(adapterHidden: arena.allocate(max(t, b) * rank),
+                              adapterInput: arena.allocate((loraConfig?.dropout ?? 0) > 0 ? t * max(c, im) : 1)) : nil
         let none = AdapterSaved()
 
         // Head.
         let dOutIn = arena.allocate(b * c, zeroed: true)
         linearBackward(headOut, dInput: dOutIn, dOut: dLogits, input: st.outIn, rows: b, saved: none, scratch: nil)
-        if let m = st.outMask { for i in 0..<(b * c) { dOutIn[i] *= m[i] } }
+        if let m = st.outMask { Dropout.backward(dInput: dOutIn, dOut: dOutIn, mask: m, count: b * c, probability: config.headDropout, accumulate: false) }
         let dDenseOut = arena.allocate(b * c, zeroed: true)
         Tanh.backward(dInput: dDenseOut, dOut: dOutIn, output: st.denseAct, count: b * c)
         let dCls = arena.allocate(b * c, zeroed: true)
         linearBackward(headDense, dInput: dCls, dOut: dDenseOut, input: st.denseIn, rows: b, saved: none, scratch: nil)
-        if let m = st.denseInMask { for i in 0..<(b * c) { dCls[i] *= m[i] } }
+        if let m = st.denseInMask { Dropout.backward(dInput: dCls, dOut: dCls, mask: m, count: b * c, probability: config.headDropout, accumulate: false) }
 
         let embeddingsTrainable = [wordEmbeddings, positionEmbeddings, typeEmbeddings, embeddingNormWeight, embeddingNormBias]
             .contains { $0.isTrainable }
@@ -74,43 +78,39 @@ extension EncoderModel {
             let row = dX + st.sequences.offsets[s] * c, g = dCls + s * c
             for j in 0..<c { row[j] += g[j] }
         }
-        let dPre = arena.allocate(t * c), dNorm1 = arena.allocate(t * c), dContext = arena.allocate(t * c)
+        let dDense = arena.allocate(t * c), dNorm1 = arena.allocate(t * c), dContext = arena.allocate(t * c)
         let dq = arena.allocate(t * c), dk = arena.allocate(t * c), dv = arena.allocate(t * c)
-        let dInterAct = arena.allocate(t * im), dInterPre = arena.allocate(t * im)
-        var maxLen = 1
-        for s in 0..<b { maxLen = max(maxLen, st.sequences.length(s)) }
-        let attnScratch = arena.allocate(maxLen * maxLen)
+        let dInter = arena.allocate(t * im)
+        let geluOut = layers.contains { $0.output.needsInputInBackward } ? arena.allocate(t * im) : dInter
+        let hiddenP = config.hiddenDropout
 
         for l in stride(from: layers.count - 1, through: 0, by: -1) {
             if l < lowestLayerNeeded && !embeddingsTrainable { break }
             let layer = layers[l], sv = st.layers[l]
-            // Output LayerNorm; residual to norm1; dropout; output dense; GELU; intermediate dense.
-            dPre.update(repeating: 0, count: t * c)
-            LayerNorm.backward(dInput: dPre, dWeight: layer.outputNormWeight.gradientPointer, dBias: layer.outputNormBias.gradientPointer,
-                               dOut: dX, input: sv.pre2, mean: sv.mean2, rstd: sv.rstd2, weight: layer.outputNormWeight.pointer, rows: t, cols: c)
-            dNorm1.update(from: dPre, count: t * c)
-            if let m = sv.mask2 { for i in 0..<(t * c) { dPre[i] *= m[i] } }
-            dInterAct.update(repeating: 0, count: t * im)
-            linearBackward(layer.output, dInput: dInterAct, dOut: dPre, input: sv.interAct, rows: t, saved: sv.adapters[5], scratch: scratch)
-            dInterPre.update(repeating: 0, count: t * im)
-            GELU.backward(dInput: dInterPre, dOut: dInterAct, input: sv.interPre, count: t * im)
-            linearBackward(layer.intermediate, dInput: dNorm1, dOut: dInterPre, input: sv.norm1, rows: t, saved: sv.adapters[4], scratch: scratch)
-            // Attention LayerNorm; residual to the layer input; dropout; attention output dense.
-            dPre.update(repeating: 0, count: t * c)
-            LayerNorm.backward(dInput: dPre, dWeight: layer.attentionNormWeight.gradientPointer, dBias: layer.attentionNormBias.gradientPointer,
-                               dOut: dNorm1, input: sv.pre1, mean: sv.mean1, rstd: sv.rstd1, weight: layer.attentionNormWeight.pointer, rows: t, cols: c)
-            let needInput = l > 0 || embeddingsTrainable
-            if needInput { dNext.update(from: dPre, count: t * c) }
-            if let m = sv.mask1 { for i in 0..<(t * c) { dPre[i] *= m[i] } }
-            dContext.update(repeating: 0, count: t * c)
-            linearBackward(layer.attentionOutput, dInput: dContext, dOut: dPre, input: sv.context, rows: t, saved: sv.adapters[3], scratch: scratch)
-            dq.update(repeating: 0, count: t * c)
-            dk.update(repeating: 0, count: t * c)
-            dv.update(repeating: 0, count: t * c)
+            // Output LayerNorm: residual gradient to norm1, and through dropout to the output dense.
+            ResidualLayerNorm.backward(dResidual: dNorm1, dDense: dDense, dWeight: layer.outputNormWeight.gradientPointer,
+                                       dBias: layer.outputNormBias.gradientPointer, dOut: dX, input: sv.pre2, mean: sv.mean2,
+                                       rstd: sv.rstd2, mask: sv.mask2.map { UnsafePointer($0) }, probability: hiddenP,
+                                       weight: layer.outputNormWeight.pointer, rows: t, cols: c)
+            // Output dense (its input, the GELU output, is recomputed only when needed); GELU; intermediate dense.
+            if layer.output.needsInputInBackward { GELU.forward(out: geluOut, input: sv.interPre, count: t * im) }
+            linearBackward(layer.output, dInput: dInter, accumulateInput: false, dOut: dDense, input: geluOut, rows: t,
+                           saved: sv.adapters[5], scratch: scratch)
+            GELU.backward(dInput: dInter, dOut: dInter, input: sv.interPre, count: t * im, accumulate: false)
+            linearBackward(layer.intermediate, dInput: dNorm1, dOut: dInter, input: sv.norm1, rows: t, saved: sv.adapters[4], scratch: scratch)
+            // Attention LayerNorm: residual gradient to the layer input, and through dropout to the attention output dense.
+            ResidualLayerNorm.backward(dResidual: dNext, dDense: dDense, dWeight: layer.attentionNormWeight.gradientPointer,
+                                       dBias: layer.attentionNormBias.gradientPointer, dOut: dNorm1, input: sv.pre1, mean: sv.mean1,
+                                       rstd: sv.rstd1, mask: sv.mask1.map { UnsafePointer($0) }, probability: hiddenP,
+                                       weight: layer.attentionNormWeight.pointer, rows: t, cols: c)
+            linearBackward(layer.attentionOutput, dInput: dContext, accumulateInput: false, dOut: dDense, input: sv.context, rows: t,
+                           saved: sv.adapters[3], scratch: scratch)
             Attention.backward(dq: dq, lddq: c, dk: dk, lddk: c, dv: dv, lddv: c, dOut: dContext, ldDOut: c, probs: sv.probs,
                                q: sv.q, ldq: c, k: sv.k, ldk: c, v: sv.v, ldv: c, sequences: st.sequences, heads: nh, headDim: hd,
-                               scale: 1 / Float(hd).squareRoot(), scratch: attnScratch,
-                               dropoutMask: sv.attentionMask.map { UnsafePointer($0) }, droppedProbs: sv.droppedProbs.map { UnsafePointer($0) })
+                               scale: 1 / Float(hd).squareRoot(), scratch: st.attentionScratch,
+                               dropoutMask: sv.attentionMask.map { UnsafePointer($0) }, dropoutProbability: config.attentionDropout,
+                               accumulate: false)
+            let needInput = l > 0 || embeddingsTrainable
             let dIn: UnsafeMutablePointer<Float>? = needInput ? dNext : nil
             linearBackward(layer.query, dInput: dIn, dOut: dq, input: sv.input, rows: t, saved: sv.adapters[0], scratch: scratch)
             linearBackward(layer.key, dInput: dIn, dOut: dk, input: sv.input, rows: t, saved: sv.adapters[1], scratch: scratch)
@@ -119,7 +119,7 @@ extension EncoderModel {
         }
         guard embeddingsTrainable else { return }
         // Embeddings: dropout → LayerNorm → scatter-add into the three tables.
-        if let m = st.embeddingMask { for i in 0..<(t * c) { dX[i] *= m[i] } }
+        if let m = st.embeddingMask { Dropout.backward(dInput: dX, dOut: dX, mask: m, count: t * c, probability: config.hiddenDropout, accumulate: false) }
         let dSum = dNext
         dSum.update(repeating: 0, count: t * c)
         LayerNorm.backward(dInput: dSum, dWeight: embeddingNormWeight.gradientPointer, dBias: embeddingNormBias.gradientPointer,

@@ -9,14 +9,16 @@ struct ForwardState {
     var typeIds: [Int32]
     var positionIds: [Int32]
     var embeddingSum, embeddingMean, embeddingRstd: UnsafeMutablePointer<Float>
-    var embeddingMask: UnsafeMutablePointer<Float>?
+    var embeddingMask: UnsafeMutablePointer<UInt8>?
     var layers: [LayerSaved]
     var denseIn: UnsafeMutablePointer<Float>
-    var denseInMask: UnsafeMutablePointer<Float>?
+    var denseInMask: UnsafeMutablePointer<UInt8>?
     var denseAct: UnsafeMutablePointer<Float>
     var outIn: UnsafeMutablePointer<Float>
-    var outMask: UnsafeMutablePointer<Float>?
+    var outMask: UnsafeMutablePointer<UInt8>?
     var logits: UnsafeMutablePointer<Float>
+    /// Scratch for the attention kernels, reused by the backward pass.
+    var attentionScratch: UnsafeMutablePointer<Float>
 }
 
 extension EncoderModel {
@@ -59,14 +61,14 @@ extension EncoderModel {
     /// Logits `(B, K)` in evaluation mode (no dropout).
     public func predict(_ batch: EncoderBatch) throws -> [Float] {
         var rng = RandomGenerator(seed: 0)
-        let state = try forward(batch, training: false, rng: &rng)
+        let state = try forward(batch, training: false, backward: false, rng: &rng)
         return Array(UnsafeBufferPointer(start: state.logits, count: batch.count * config.labelCount))
     }
 
     /// Final hidden states `(T_total, C)` in evaluation mode (for parity checks).
     public func hiddenStates(_ batch: EncoderBatch) throws -> [Float] {
         var rng = RandomGenerator(seed: 0)
-        let state = try forward(batch, training: false, rng: &rng)
+        let state = try forward(batch, training: false, backward: false, rng: &rng)
         guard let last = state.layers.last?.output else { return [] }
         return Array(UnsafeBufferPointer(start: last, count: batch.tokenCount * config.hiddenSize))
     }
@@ -88,7 +90,7 @@ extension EncoderModel {
             guard config.isRegression else { throw EncoderError.invalidInput("regression targets given to a \(k)-class head") }
             guard t.count == b else { throw EncoderError.invalidInput("\(t.count) targets for \(b) sequences") }
         }
-        let state = try forward(batch, training: training, rng: &rng)
+        let state = try forward(batch, training: training, backward: true, rng: &rng)
         let dLogits = arena.allocate(b * k, zeroed: true)
         let loss: Float
         switch labels {
@@ -112,9 +114,9 @@ extension EncoderModel {
         let inF = lin.inFeatures, outF = lin.outFeatures, r = ad.rank
         var x = input
         if training && ad.dropout > 0 {
-            let mask = arena.allocate(rows * inF), xd = arena.allocate(rows * inF)
+            let mask = arena.allocateBytes(rows * inF), xd = arena.allocate(rows * inF)
             Dropout.makeMask(mask, count: rows * inF, probability: ad.dropout, rng: &rng)
-            Dropout.forward(out: xd, input: input, mask: mask, count: rows * inF)
+            Dropout.forward(out: xd, input: input, mask: mask, count: rows * inF, probability: ad.dropout)
             saved.mask = mask
             saved.droppedInput = xd
             x = UnsafePointer(xd)
@@ -127,15 +129,39 @@ extension EncoderModel {
     }
 
     func dropoutInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, probability: Float, training: Bool,
-                        rng: inout RandomGenerator) -> UnsafeMutablePointer<Float>? {
-        guard training && probability > 0 else { return nil }
-        let mask = arena.allocate(count)
-        Dropout.makeMask(mask, count: count, probability: probability, rng: &rng)
-        Dropout.forward(out: x, input: x, mask: mask, count: count)
+                        rng: inout RandomGenerator) -> UnsafeMutablePointer<UInt8>? {
+        guard let mask = dropoutMask(count: count, probability: probability, training: training, rng: &rng) else { return nil }
+        Dropout.forward(out: x, input: x, mask: mask, count: count, probability: probability)
         return mask
     }
 
-    func forward(_ batch: EncoderBatch, training: Bool, rng: inout RandomGenerator) throws -> ForwardState {
+    /// A fresh byte mask when dropout is active, else nil.
+    func dropoutMask(count: Int, probability: Float, training: Bool, rng: inout RandomGenerator) -> UnsafeMutablePointer<UInt8>? {
+        guard training && probability > 0 else { return nil }
+        let mask = arena.allocateBytes(count)
+        Dropout.makeMask(mask, count: count, probability: probability, rng: &rng)
+        return mask
+    }
+
+    /// Per-layer buffers for a forward pass that no backward pass follows: every layer reuses
+    /// them, and layer outputs alternate between two.
+    struct InferenceBuffers {
+        let q, k, v, probs, pre1, mean1, rstd1, interPre, pre2, mean2, rstd2: UnsafeMutablePointer<Float>
+        let outputs: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
+
+        init(_ arena: Arena, tokens t: Int, hidden c: Int, intermediate im: Int, attentionFloats: Int) {
+            q = arena.allocate(t * c); k = arena.allocate(t * c); v = arena.allocate(t * c)
+            probs = arena.allocate(attentionFloats)
+            pre1 = arena.allocate(t * c); mean1 = arena.allocate(t); rstd1 = arena.allocate(t)
+            interPre = arena.allocate(t * im)
+            pre2 = arena.allocate(t * c); mean2 = arena.allocate(t); rstd2 = arena.allocate(t)
+            outputs = (arena.allocate(t * c), arena.allocate(t * c))
+        }
+    }
+
+    /// The forward pass. `training` turns dropout on; `backward` keeps per layer what the
+    /// backward pass reads (without it, every layer reuses one set of buffers).
+    func forward(_ batch: EncoderBatch, training: Bool, backward keep: Bool, rng: inout RandomGenerator) throws -> ForwardState {
         try validate(batch)
         arena.reset()
         let t = batch.tokenCount, c = config.hiddenSize, im = config.intermediateSize, b = batch.count
@@ -158,43 +184,49 @@ extension EncoderModel {
         var saved: [LayerSaved] = []
         saved.reserveCapacity(layers.count)
         let attnFloats = batch.sequences.attentionFloats(heads: nh)
-        for layer in layers {
-            let q = arena.allocate(t * c), k = arena.allocate(t * c), v = arena.allocate(t * c)
+        let attnScratch = arena.allocate(Attention.scratchFloats(batch.sequences))
+        // What the backward pass never reads lives in buffers shared by every layer.
+        let reuse: InferenceBuffers? = keep ? nil
+            : InferenceBuffers(arena, tokens: t, hidden: c, intermediate: im, attentionFloats: attnFloats)
+        let sharedContext = arena.allocate(t * c), sharedNorm1 = arena.allocate(t * c), geluOut = arena.allocate(t * im)
+        let hiddenP = config.hiddenDropout
+        for (l, layer) in layers.enumerated() {
+            let q = reuse?.q ?? arena.allocate(t * c), k = reuse?.k ?? arena.allocate(t * c), v = reuse?.v ?? arena.allocate(t * c)
             var ad = [AdapterSaved](repeating: AdapterSaved(), count: 6)
             linearForward(layer.query, out: q, input: x, rows: t, saved: &ad[0], training: training, rng: &rng)
             linearForward(layer.key, out: k, input: x, rows: t, saved: &ad[1], training: training, rng: &rng)
             linearForward(layer.value, out: v, input: x, rows: t, saved: &ad[2], training: training, rng: &rng)
-            let probs = arena.allocate(attnFloats)
-            var attnMask: UnsafeMutablePointer<Float>? = nil, dropped: UnsafeMutablePointer<Float>? = nil
-            if training && config.attentionDropout > 0 {
-                attnMask = arena.allocate(attnFloats)
-                dropped = arena.allocate(attnFloats)
-                Dropout.makeMask(attnMask!, count: attnFloats, probability: config.attentionDropout, rng: &rng)
-            }
-            let context = arena.allocate(t * c)
+            let probs = reuse?.probs ?? arena.allocate(attnFloats)
+            let attnMask = dropoutMask(count: attnFloats, probability: config.attentionDropout, training: training, rng: &rng)
+            let context = keep && layer.attentionOutput.needsInputInBackward ? arena.allocate(t * c) : sharedContext
             Attention.forward(out: context, ldOut: c, probs: probs, q: q, ldq: c, k: k, ldk: c, v: v, ldv: c,
                               sequences: batch.sequences, heads: nh, headDim: hd, scale: 1 / Float(hd).squareRoot(),
-                              dropoutMask: attnMask.map { UnsafePointer($0) }, droppedProbs: dropped)
-            let pre1 = arena.allocate(t * c)
+                              dropoutMask: attnMask.map { UnsafePointer($0) }, dropoutProbability: config.attentionDropout,
+                              scratch: attnScratch)
+            let pre1 = reuse?.pre1 ?? arena.allocate(t * c)
             linearForward(layer.attentionOutput, out: pre1, input: context, rows: t, saved: &ad[3], training: training, rng: &rng)
-            let mask1 = dropoutInPlace(pre1, count: t * c, probability: config.hiddenDropout, training: training, rng: &rng)
-            Elementwise.add(out: pre1, pre1, x, count: t * c)
-            let mean1 = arena.allocate(t), rstd1 = arena.allocate(t), norm1 = arena.allocate(t * c)
-            LayerNorm.forward(out: norm1, mean: mean1, rstd: rstd1, input: pre1, weight: layer.attentionNormWeight.pointer,
-                              bias: layer.attentionNormBias.pointer, rows: t, cols: c, eps: config.layerNormEps)
-            let interPre = arena.allocate(t * im), interAct = arena.allocate(t * im)
+            let mask1 = dropoutMask(count: t * c, probability: hiddenP, training: training, rng: &rng)
+            let mean1 = reuse?.mean1 ?? arena.allocate(t), rstd1 = reuse?.rstd1 ?? arena.allocate(t)
+            let norm1 = keep && layer.intermediate.needsInputInBackward ? arena.allocate(t * c) : sharedNorm1
+            ResidualLayerNorm.forward(out: norm1, mean: mean1, rstd: rstd1, dense: pre1, residual: x,
+                                      mask: mask1.map { UnsafePointer($0) }, probability: hiddenP,
+                                      weight: layer.attentionNormWeight.pointer, bias: layer.attentionNormBias.pointer,
+                                      rows: t, cols: c, eps: config.layerNormEps)
+            let interPre = reuse?.interPre ?? arena.allocate(t * im)
             linearForward(layer.intermediate, out: interPre, input: norm1, rows: t, saved: &ad[4], training: training, rng: &rng)
-            GELU.forward(out: interAct, input: interPre, count: t * im)
-            let pre2 = arena.allocate(t * c)
-            linearForward(layer.output, out: pre2, input: interAct, rows: t, saved: &ad[5], training: training, rng: &rng)
-            let mask2 = dropoutInPlace(pre2, count: t * c, probability: config.hiddenDropout, training: training, rng: &rng)
-            Elementwise.add(out: pre2, pre2, norm1, count: t * c)
-            let mean2 = arena.allocate(t), rstd2 = arena.allocate(t), out = arena.allocate(t * c)
-            LayerNorm.forward(out: out, mean: mean2, rstd: rstd2, input: pre2, weight: layer.outputNormWeight.pointer,
-                              bias: layer.outputNormBias.pointer, rows: t, cols: c, eps: config.layerNormEps)
-            saved.append(LayerSaved(input: x, q: q, k: k, v: v, adapters: ad, probs: probs, attentionMask: attnMask, droppedProbs: dropped,
+            GELU.forward(out: geluOut, input: interPre, count: t * im)
+            let pre2 = reuse?.pre2 ?? arena.allocate(t * c)
+            linearForward(layer.output, out: pre2, input: geluOut, rows: t, saved: &ad[5], training: training, rng: &rng)
+            let mask2 = dropoutMask(count: t * c, probability: hiddenP, training: training, rng: &rng)
+            let mean2 = reuse?.mean2 ?? arena.allocate(t), rstd2 = reuse?.rstd2 ?? arena.allocate(t)
+            let out = reuse.map { l % 2 == 0 ? $0.outputs.0 : $0.outputs.1 } ?? arena.allocate(t * c)
+            ResidualLayerNorm.forward(out: out, mean: mean2, rstd: rstd2, dense: pre2, residual: norm1,
+                                      mask: mask2.map { UnsafePointer($0) }, probability: hiddenP,
+                                      weight: layer.outputNormWeight.pointer, bias: layer.outputNormBias.pointer,
+                                      rows: t, cols: c, eps: config.layerNormEps)
+            saved.append(LayerSaved(input: x, q: q, k: k, v: v, adapters: ad, probs: probs, attentionMask: attnMask,
                                     context: context, mask1: mask1, pre1: pre1, mean1: mean1, rstd1: rstd1, norm1: norm1,
-                                    interPre: interPre, interAct: interAct, mask2: mask2, pre2: pre2, mean2: mean2, rstd2: rstd2, output: out))
+                                    interPre: interPre, mask2: mask2, pre2: pre2, mean2: mean2, rstd2: rstd2, output: out))
             x = out
         }
 
@@ -202,7 +234,7 @@ extension EncoderModel {
         let cls = arena.allocate(b * c)
         for s in 0..<b { (cls + s * c).update(from: x + batch.sequences.offsets[s] * c, count: c) }
         var noAdapter = AdapterSaved()
-        var denseInMask: UnsafeMutablePointer<Float>? = nil
+        var denseInMask: UnsafeMutablePointer<UInt8>? = nil
         if config.family == .roberta {
             denseInMask = dropoutInPlace(cls, count: b * c, probability: config.headDropout, training: training, rng: &rng)
         }
@@ -218,6 +250,6 @@ extension EncoderModel {
         return ForwardState(tokenCount: t, sequences: batch.sequences, tokenIds: batch.tokenIds, typeIds: batch.typeIds,
                             positionIds: positions, embeddingSum: sum, embeddingMean: embMean, embeddingRstd: embRstd,
                             embeddingMask: embMask, layers: saved, denseIn: cls, denseInMask: denseInMask, denseAct: denseAct,
-                            outIn: outIn, outMask: outMask, logits: logits)
+                            outIn: outIn, outMask: outMask, logits: logits, attentionScratch: attnScratch)
     }
 }

@@ -9,13 +9,21 @@ struct LinearLayer {
     var adapter: LoRAAdapter?
     var inFeatures: Int { weight.shape[1] }
     var outFeatures: Int { weight.shape[0] }
+
+    /// Whether the backward pass reads this layer's input: for `dW` when the weight trains,
+    /// or for `dA` when an unmerged adapter trains. A frozen plain Linear only needs `dY·W`.
+    var needsInputInBackward: Bool {
+        if weight.isTrainable { return true }
+        guard let adapter, !adapter.isMerged else { return false }
+        return adapter.a.isTrainable || adapter.b.isTrainable
+    }
 }
 
 /// What one adapter saves for its backward pass.
 struct AdapterSaved {
     var hidden: UnsafeMutablePointer<Float>? = nil         // (T, r) = drop(x)·Aᵀ
     var droppedInput: UnsafeMutablePointer<Float>? = nil   // (T, in) when adapter dropout > 0
-    var mask: UnsafeMutablePointer<Float>? = nil           // (T, in) when adapter dropout > 0
+    var mask: UnsafeMutablePointer<UInt8>? = nil           // (T, in) keep flags when adapter dropout > 0
 }
 
 /// Parameters of one post-LN transformer layer.
@@ -29,18 +37,22 @@ struct EncoderLayer {
 }
 
 /// Activations of one layer saved for backward (pointers into the step's arena).
+///
+/// Only what the backward pass reads is kept per layer: the GELU output is recomputed from
+/// `interPre` when the output dense needs it, and `context`/`norm1` point at a buffer shared
+/// by all layers (so hold stale values) unless `attentionOutput`/`intermediate` need their
+/// input. Dropout masks are bytes.
 struct LayerSaved {
     var input: UnsafeMutablePointer<Float>
     var q, k, v: UnsafeMutablePointer<Float>
     var adapters = [AdapterSaved](repeating: AdapterSaved(), count: 6)
     var probs: UnsafeMutablePointer<Float>
-    var attentionMask: UnsafeMutablePointer<Float>?
-    var droppedProbs: UnsafeMutablePointer<Float>?
+    var attentionMask: UnsafeMutablePointer<UInt8>?
     var context: UnsafeMutablePointer<Float>
-    var mask1: UnsafeMutablePointer<Float>?
+    var mask1: UnsafeMutablePointer<UInt8>?
     var pre1, mean1, rstd1, norm1: UnsafeMutablePointer<Float>
-    var interPre, interAct: UnsafeMutablePointer<Float>
-    var mask2: UnsafeMutablePointer<Float>?
+    var interPre: UnsafeMutablePointer<Float>
+    var mask2: UnsafeMutablePointer<UInt8>?
     var pre2, mean2, rstd2, output: UnsafeMutablePointer<Float>
 }
 

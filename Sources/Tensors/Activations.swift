@@ -25,8 +25,10 @@ public enum GELU {
         }
     }
 
-    /// `dInput[i] += dOut[i] · gelu′(input[i])`, `gelu′(x) = Φ(x) + x·φ(x)`.
-    public static func backward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int) {
+    /// `dInput[i] += dOut[i] · gelu′(input[i])`, `gelu′(x) = Φ(x) + x·φ(x)`; with `accumulate`
+    /// false, `dInput[i] = …` instead, and `dInput` may alias `dOut`.
+    public static func backward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, count: Int,
+                                accumulate: Bool = true) {
         nonisolated(unsafe) let (dInput, dOut, input) = (dInput, dOut, input)
         Threads.parallelFor(count, minimumChunk: 32_768) { start, end in
             var i = start
@@ -35,7 +37,7 @@ public enum GELU {
             while i + 8 <= end {
                 let x = UnsafeRawPointer(input + i).loadUnaligned(as: SIMD8<Float>.self)
                 let g = UnsafeRawPointer(dOut + i).loadUnaligned(as: SIMD8<Float>.self)
-                let d = UnsafeRawPointer(dInput + i).loadUnaligned(as: SIMD8<Float>.self)
+                let d = accumulate ? UnsafeRawPointer(dInput + i).loadUnaligned(as: SIMD8<Float>.self) : SIMD8<Float>()
                 let cdf = half * (1 + VectorMath.erf(x * invSqrt2))
                 let pdf = VectorMath.exp(-half * x * x) * invSqrt2Pi
                 UnsafeMutableRawPointer(dInput + i).storeBytes(of: d.addingProduct(g, cdf.addingProduct(x, pdf)), as: SIMD8<Float>.self)
@@ -45,7 +47,7 @@ public enum GELU {
                 let x = input[i]
                 let cdf = 0.5 * (1 + erff(x * 0.707_106_781_186_547_5))
                 let pdf = expf(-0.5 * x * x) * 0.398_942_280_401_432_7
-                dInput[i] += dOut[i] * (cdf + x * pdf)
+                dInput[i] = (accumulate ? dInput[i] : 0) + dOut[i] * (cdf + x * pdf)
                 i += 1
             }
         }

@@ -1,3 +1,5 @@
+import Dispatch
+
 /// Where each sequence of a packed batch starts: sequence `s` holds rows
 /// `offsets[s] ..< offsets[s + 1]` of every `(T_total, C)` activation.
 public struct PackedSequences: Sendable, Equatable {
@@ -36,49 +38,61 @@ public struct PackedSequences: Sendable, Equatable {
 /// attends only to itself over its true length: no padding, no mask. For sequence `s`
 /// and head `h`, `probs` holds the `L×L` softmax matrix at
 /// `Σ_{s'<s} heads·L_{s'}² + h·L²`.
+///
+/// The (sequence, head) pairs are independent, so they are split across `Threads.count`
+/// workers by cost (`L²`), each running single-threaded BLAS on its own pairs: one small GEMM
+/// per pair on all cores would spend more time waking threads than multiplying.
 public enum Attention {
-    /// Forward: `probs = softmax(scale · Q Kᵀ)`, `out = dropped(probs) · V`.
+    /// Floats of scratch `forward` and `backward` need: two `L_max²` blocks per worker.
+    public static func scratchFloats(_ sequences: PackedSequences) -> Int {
+        var maxLength = 1
+        for s in 0..<sequences.count { maxLength = max(maxLength, sequences.length(s)) }
+        return 2 * maxLength * maxLength * max(Threads.count, 1)
+    }
+
+    /// Forward: `probs = softmax(scale · Q Kᵀ)`, `out = dropout(probs) · V`.
     ///
     /// - Parameters:
-    ///   - dropoutMask: when non-nil, an `attentionFloats`-sized buffer of multipliers
-    ///     (0 or 1/(1−p), see `Dropout.makeMask`) applied to `probs`; the dropped
-    ///     probabilities are written to `droppedProbs`, which must then be non-nil too.
+    ///   - dropoutMask: when non-nil, an `attentionFloats`-sized byte mask (see
+    ///     `Dropout.makeMask`) applied with probability `dropoutProbability` to `probs`;
+    ///     `probs` keeps the undropped values, the backward pass recomputes the dropped ones.
+    ///   - scratch: `scratchFloats(sequences)` floats.
     public static func forward(
         out: UnsafeMutablePointer<Float>, ldOut: Int,
         probs: UnsafeMutablePointer<Float>,
         q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
         sequences: PackedSequences, heads: Int, headDim: Int, scale: Float,
-        dropoutMask: UnsafePointer<Float>? = nil, droppedProbs: UnsafeMutablePointer<Float>? = nil
+        dropoutMask: UnsafePointer<UInt8>? = nil, dropoutProbability: Float = 0,
+        scratch: UnsafeMutablePointer<Float>
     ) {
-        var pOffset = 0
-        for s in 0..<sequences.count {
-            let base = sequences.offsets[s], L = sequences.length(s)
-            for h in 0..<heads {
-                let p = probs + pOffset
-                let col = h * headDim
-                Gemm.multiply(m: L, n: L, k: headDim,
-                              a: q + base * ldq + col, lda: ldq,
-                              b: k + base * ldk + col, ldb: ldk, transposeB: true,
-                              c: p, ldc: L, alpha: scale)
-                Softmax.forward(out: p, input: p, rows: L, cols: L)
-                var used = UnsafePointer(p)
-                if let dropoutMask, let droppedProbs {
-                    let d = droppedProbs + pOffset, mk = dropoutMask + pOffset
-                    for i in 0..<(L * L) { d[i] = p[i] * mk[i] }
-                    used = UnsafePointer(d)
-                }
-                Gemm.multiply(m: L, n: headDim, k: L,
-                              a: used, lda: L,
-                              b: v + base * ldv + col, ldb: ldv,
-                              c: out + base * ldOut + col, ldc: ldOut)
-                pOffset += L * L
+        let maxSquare = scratchFloats(sequences) / (2 * max(Threads.count, 1))
+        let keep = Dropout.keepScale(dropoutProbability)
+        nonisolated(unsafe) let (out, probs, q, k, v, dropoutMask, scratch) = (out, probs, q, k, v, dropoutMask, scratch)
+        forEachPair(sequences, heads: heads) { worker, base, L, h, pOffset in
+            let p = probs + pOffset
+            let col = h * headDim
+            Gemm.multiply(m: L, n: L, k: headDim,
+                          a: q + base * ldq + col, lda: ldq,
+                          b: k + base * ldk + col, ldb: ldk, transposeB: true,
+                          c: p, ldc: L, alpha: scale)
+            Softmax.forward(out: p, input: p, rows: L, cols: L)
+            var used = UnsafePointer(p)
+            if let dropoutMask {
+                let d = scratch + worker * 2 * maxSquare, mk = dropoutMask + pOffset
+                for i in 0..<(L * L) { d[i] = p[i] * (Float(mk[i]) * keep) }
+                used = UnsafePointer(d)
             }
+            Gemm.multiply(m: L, n: headDim, k: L,
+                          a: used, lda: L,
+                          b: v + base * ldv + col, ldb: ldv,
+                          c: out + base * ldOut + col, ldc: ldOut)
         }
     }
 
-    /// Backward: accumulates `dq`, `dk`, `dv` (each `(T_total, C)` with its row stride).
+    /// Backward: accumulates `dq`, `dk`, `dv` (each `(T_total, C)` with its row stride), or
+    /// overwrites them when `accumulate` is false.
     ///
-    /// `scratch` needs `max_s L_s²` floats.
+    /// `scratch` needs `scratchFloats(sequences)` floats.
     public static func backward(
         dq: UnsafeMutablePointer<Float>, lddq: Int, dk: UnsafeMutablePointer<Float>, lddk: Int,
         dv: UnsafeMutablePointer<Float>, lddv: Int,
@@ -86,46 +100,89 @@ public enum Attention {
         q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
         sequences: PackedSequences, heads: Int, headDim: Int, scale: Float,
         scratch: UnsafeMutablePointer<Float>,
-        dropoutMask: UnsafePointer<Float>? = nil, droppedProbs: UnsafePointer<Float>? = nil
+        dropoutMask: UnsafePointer<UInt8>? = nil, dropoutProbability: Float = 0, accumulate: Bool = true
     ) {
-        var pOffset = 0
-        for s in 0..<sequences.count {
-            let base = sequences.offsets[s], L = sequences.length(s)
-            for h in 0..<heads {
-                let p = probs + pOffset
-                let col = h * headDim
-                let used = (dropoutMask != nil && droppedProbs != nil) ? droppedProbs! + pOffset : p
-                // dV += usedᵀ · dOut
-                Gemm.multiply(m: L, n: headDim, k: L,
-                              a: used, lda: L, transposeA: true,
-                              b: dOut + base * ldDOut + col, ldb: ldDOut,
-                              c: dv + base * lddv + col, ldc: lddv, beta: 1)
-                // dUsed = dOut · Vᵀ
-                Gemm.multiply(m: L, n: L, k: headDim,
-                              a: dOut + base * ldDOut + col, lda: ldDOut,
-                              b: v + base * ldv + col, ldb: ldv, transposeB: true,
-                              c: scratch, ldc: L)
-                if let dropoutMask {
-                    let mk = dropoutMask + pOffset
-                    for i in 0..<(L * L) { scratch[i] *= mk[i] }
-                }
-                // dScores = softmax′ (in place), then scaled.
-                for r in 0..<L {
-                    let y = p + r * L, g = scratch + r * L
-                    var dot: Float = 0
-                    for j in 0..<L { dot += g[j] * y[j] }
-                    for j in 0..<L { g[j] = y[j] * (g[j] - dot) * scale }
-                }
-                // dQ += dS · K ; dK += dSᵀ · Q
-                Gemm.multiply(m: L, n: headDim, k: L,
-                              a: scratch, lda: L,
-                              b: k + base * ldk + col, ldb: ldk,
-                              c: dq + base * lddq + col, ldc: lddq, beta: 1)
-                Gemm.multiply(m: L, n: headDim, k: L,
-                              a: scratch, lda: L, transposeA: true,
-                              b: q + base * ldq + col, ldb: ldq,
-                              c: dk + base * lddk + col, ldc: lddk, beta: 1)
-                pOffset += L * L
+        // Each pair writes its own block of dq, dk and dv exactly once, so `accumulate: false`
+        // overwrites them (no zeroing pass).
+        let beta: Float = accumulate ? 1 : 0
+        let maxSquare = scratchFloats(sequences) / (2 * max(Threads.count, 1))
+        let keep = Dropout.keepScale(dropoutProbability)
+        nonisolated(unsafe) let (dq, dk, dv, dOut, probs, q, k, v, scratch, dropoutMask) =
+            (dq, dk, dv, dOut, probs, q, k, v, scratch, dropoutMask)
+        forEachPair(sequences, heads: heads) { worker, base, L, h, pOffset in
+            let p = probs + pOffset
+            let col = h * headDim
+            let dropped = scratch + worker * 2 * maxSquare, grad = dropped + maxSquare
+            var used = p
+            if let dropoutMask {
+                let mk = dropoutMask + pOffset
+                for i in 0..<(L * L) { dropped[i] = p[i] * (Float(mk[i]) * keep) }
+                used = UnsafePointer(dropped)
+            }
+            // dV += usedᵀ · dOut
+            Gemm.multiply(m: L, n: headDim, k: L,
+                          a: used, lda: L, transposeA: true,
+                          b: dOut + base * ldDOut + col, ldb: ldDOut,
+                          c: dv + base * lddv + col, ldc: lddv, beta: beta)
+            // dUsed = dOut · Vᵀ
+            Gemm.multiply(m: L, n: L, k: headDim,
+                          a: dOut + base * ldDOut + col, lda: ldDOut,
+                          b: v + base * ldv + col, ldb: ldv, transposeB: true,
+                          c: grad, ldc: L)
+            if let dropoutMask {
+                let mk = dropoutMask + pOffset
+                for i in 0..<(L * L) { grad[i] *= Float(mk[i]) * keep }
+            }
+            // dScores = softmax′ (in place), then scaled.
+            Softmax.backwardInPlace(grad, output: p, rows: L, cols: L, scale: scale)
+            // dQ += dS · K ; dK += dSᵀ · Q
+            Gemm.multiply(m: L, n: headDim, k: L,
+                          a: grad, lda: L,
+                          b: k + base * ldk + col, ldb: ldk,
+                          c: dq + base * lddq + col, ldc: lddq, beta: beta)
+            Gemm.multiply(m: L, n: headDim, k: L,
+                          a: grad, lda: L, transposeA: true,
+                          b: q + base * ldq + col, ldb: ldq,
+                          c: dk + base * lddk + col, ldc: lddk, beta: beta)
+        }
+    }
+
+    /// Runs `body(worker, firstRow, length, head, probsOffset)` for every (sequence, head)
+    /// pair, split across workers into contiguous runs of about equal `L²` cost, with BLAS
+    /// single-threaded inside. Pairs write disjoint blocks, so workers never overlap.
+    static func forEachPair(_ sequences: PackedSequences, heads: Int,
+                            _ body: @Sendable (_ worker: Int, _ base: Int, _ length: Int, _ head: Int, _ probsOffset: Int) -> Void) {
+        let pairs = sequences.count * heads
+        let total = sequences.attentionFloats(heads: heads)
+        let workers = min(Threads.count, pairs, max(1, total / 4096))
+        @Sendable func run(_ worker: Int, _ first: Int, _ last: Int, _ startOffset: Int) {
+            var offset = startOffset
+            for pair in first..<last {
+                let s = pair / heads, L = sequences.length(s)
+                body(worker, sequences.offsets[s], L, pair % heads, offset)
+                offset += L * L
+            }
+        }
+        if workers <= 1 {
+            run(0, 0, pairs, 0)
+            return
+        }
+        // Cut the pair list where the running cost crosses each worker's share.
+        var bounds = [0], offsets = [0]
+        var running = 0
+        for pair in 0..<pairs {
+            let L = sequences.length(pair / heads)
+            running += L * L
+            if bounds.count < workers && running * workers >= total * bounds.count {
+                bounds.append(pair + 1)
+                offsets.append(running)
+            }
+        }
+        bounds.append(pairs)
+        let cuts = bounds, starts = offsets
+        Threads.withSingleThreadedBLAS {
+            DispatchQueue.concurrentPerform(iterations: cuts.count - 1) { w in
+                if cuts[w] < cuts[w + 1] { run(w, cuts[w], cuts[w + 1], starts[w]) }
             }
         }
     }

@@ -18,6 +18,15 @@ public final class FloatBuffer: @unchecked Sendable {
         self.count = count
     }
 
+    /// Allocates `count` floats left uninitialised: pages are not touched (so not resident)
+    /// until written. For scratch storage that is always written before it is read.
+    public init(uninitializedCount count: Int) {
+        precondition(count >= 0, "FloatBuffer: negative count \(count)")
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
+        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+        self.count = count
+    }
+
     /// Allocates a buffer holding a copy of `values`.
     public convenience init(_ values: [Float]) {
         self.init(count: values.count)
@@ -58,7 +67,7 @@ public final class Arena: @unchecked Sendable {
     public private(set) var peak: Int = 0
 
     /// Creates an arena with an initial capacity of `capacity` floats.
-    public init(capacity: Int = 1 << 16) { chunks = [FloatBuffer(count: max(capacity, 16))] }
+    public init(capacity: Int = 1 << 16) { chunks = [FloatBuffer(uninitializedCount: max(capacity, 16))] }
 
     /// Total floats reserved.
     public var capacity: Int { chunks.reduce(0) { $0 + $1.count } }
@@ -73,7 +82,7 @@ public final class Arena: @unchecked Sendable {
                 chunkIndex += 1
                 usedInChunk = 0
             } else {
-                chunks.append(FloatBuffer(count: max(n, chunks[chunkIndex].count)))
+                chunks.append(FloatBuffer(uninitializedCount: max(n, chunks[chunkIndex].count)))
                 chunkIndex += 1
                 usedInChunk = 0
             }
@@ -86,11 +95,20 @@ public final class Arena: @unchecked Sendable {
         return p
     }
 
+    /// Returns `count` bytes (for dropout masks), 64-byte aligned, carved from the same storage.
+    public func allocateBytes(_ count: Int) -> UnsafeMutablePointer<UInt8> {
+        let p = allocate((count + 3) / 4)
+        return UnsafeMutableRawPointer(p).bindMemory(to: UInt8.self, capacity: count)
+    }
+
     /// Forgets every slice handed out; consolidates the chunks into one of the peak size.
+    ///
+    /// The old chunks are freed before the new one is allocated, and arena memory is never
+    /// zero-filled up front, so consolidating does not double the resident memory.
     public func reset() {
         if chunks.count > 1 {
-            let total = max(capacity, peak)
-            chunks = [FloatBuffer(count: total)]
+            chunks.removeAll()
+            chunks = [FloatBuffer(uninitializedCount: peak)]
         }
         chunkIndex = 0
         usedInChunk = 0

@@ -91,3 +91,77 @@ public enum Rows {
         return s
     }
 }
+
+/// The post-LN block `out = LayerNorm(dropout(dense) + residual)` fused into one pass over
+/// the rows (the forward writes the sum it normalises into `dense`, which the backward needs).
+public enum ResidualLayerNorm {
+    /// `dense ← dense · mask/(1−p) + residual` (no mask: `dense + residual`), then
+    /// `out = LayerNorm(dense)` with `mean`/`rstd` saved.
+    public static func forward(
+        out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
+        dense: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>,
+        mask: UnsafePointer<UInt8>?, probability: Float,
+        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, rows: Int, cols: Int, eps: Float
+    ) {
+        let keep = Dropout.keepScale(probability)
+        nonisolated(unsafe) let (out, mean, rstd, dense, residual, mask, weight, bias) = (out, mean, rstd, dense, residual, mask, weight, bias)
+        Threads.parallelFor(rows, minimumChunk: 32) { start, end in
+            for r in start..<end {
+                let x = dense + r * cols, res = residual + r * cols
+                if let mask {
+                    let mk = mask + r * cols
+                    for j in 0..<cols { x[j] = x[j] * (Float(mk[j]) * keep) + res[j] }
+                } else {
+                    for j in 0..<cols { x[j] = x[j] + res[j] }
+                }
+                let m = Rows.sum(x, cols) / Float(cols)
+                let s = 1 / (Rows.sumSquaredDeviation(x, cols, mean: m) / Float(cols) + eps).squareRoot()
+                let o = out + r * cols
+                for j in 0..<cols { o[j] = (x[j] - m) * s * weight[j] + bias[j] }
+                mean[r] = m
+                rstd[r] = s
+            }
+        }
+    }
+
+    /// Backward of `forward` given `dOut`: overwrites `dResidual` with the gradient of the
+    /// LayerNorm input (what flows down the residual path) and `dDense` with that gradient
+    /// through the dropout mask; accumulates `dWeight`/`dBias` when given.
+    public static func backward(
+        dResidual: UnsafeMutablePointer<Float>, dDense: UnsafeMutablePointer<Float>,
+        dWeight: UnsafeMutablePointer<Float>?, dBias: UnsafeMutablePointer<Float>?,
+        dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, mean: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+        mask: UnsafePointer<UInt8>?, probability: Float, weight: UnsafePointer<Float>, rows: Int, cols: Int
+    ) {
+        if dWeight != nil || dBias != nil {
+            LayerNorm.backward(dInput: nil, dWeight: dWeight, dBias: dBias, dOut: dOut, input: input, mean: mean, rstd: rstd,
+                               weight: weight, rows: rows, cols: cols)
+        }
+        let keep = Dropout.keepScale(probability)
+        nonisolated(unsafe) let (dResidual, dDense, dOut, input, mean, rstd, mask, weight) = (dResidual, dDense, dOut, input, mean, rstd, mask, weight)
+        Threads.parallelFor(rows, minimumChunk: 32) { start, end in
+            for r in start..<end {
+                let x = input + r * cols, g = dOut + r * cols, dx = dResidual + r * cols, dd = dDense + r * cols
+                let m = mean[r], s = rstd[r]
+                var dnormMean: Float = 0, dnormNormMean: Float = 0
+                for j in 0..<cols {
+                    let dn = g[j] * weight[j]
+                    dnormMean += dn
+                    dnormNormMean += dn * (x[j] - m) * s
+                }
+                dnormMean /= Float(cols)
+                dnormNormMean /= Float(cols)
+                for j in 0..<cols {
+                    let n = (x[j] - m) * s
+                    dx[j] = (g[j] * weight[j] - dnormMean - n * dnormNormMean) * s
+                }
+                if let mask {
+                    let mk = mask + r * cols
+                    for j in 0..<cols { dd[j] = dx[j] * (Float(mk[j]) * keep) }
+                } else {
+                    dd.update(from: dx, count: cols)
+                }
+            }
+        }
+    }
+}

@@ -21,17 +21,18 @@ public enum Linear {
 
     /// Accumulates gradients: `dInput += dOut · weight`, `dWeight += dOutᵀ · input`,
     /// `dBias += Σ_rows dOut`. Pass `nil` for what is not needed: a frozen weight gets no
-    /// `dWeight` GEMM at all.
+    /// `dWeight` GEMM at all. With `accumulateInput` false, `dInput` is overwritten instead
+    /// (saves zeroing it first).
     public static func backward(
         dInput: UnsafeMutablePointer<Float>?, dWeight: UnsafeMutablePointer<Float>?,
         dBias: UnsafeMutablePointer<Float>?,
         dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, weight: UnsafePointer<Float>,
-        rows: Int, inFeatures: Int, outFeatures: Int
+        rows: Int, inFeatures: Int, outFeatures: Int, accumulateInput: Bool = true
     ) {
         if let dInput {
             Gemm.multiply(m: rows, n: inFeatures, k: outFeatures,
                           a: dOut, lda: outFeatures, b: weight, ldb: inFeatures,
-                          c: dInput, ldc: inFeatures, beta: 1)
+                          c: dInput, ldc: inFeatures, beta: accumulateInput ? 1 : 0)
         }
         if let dWeight {
             Gemm.multiply(m: outFeatures, n: inFeatures, k: rows,

@@ -14,6 +14,14 @@ public enum Threads {
         openblas_set_num_threads(Int32(cores))
     }
 
+    /// Runs `body` with OpenBLAS limited to one thread (for GEMMs issued from several workers
+    /// at once), then restores `count`.
+    public static func withSingleThreadedBLAS(_ body: () -> Void) {
+        if count > 1 { openblas_set_num_threads(1) }
+        body()
+        if count > 1 { openblas_set_num_threads(Int32(count)) }
+    }
+
     /// Runs `body(start, end)` over `0..<total` split into `Threads.count` contiguous chunks.
     /// Chunks below `minimumChunk` items run on the calling thread.
     @inlinable public static func parallelFor(_ total: Int, minimumChunk: Int = 1, _ body: @Sendable (Int, Int) -> Void) {

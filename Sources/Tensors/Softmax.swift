@@ -34,4 +34,23 @@ public enum Softmax {
             for j in 0..<cols { dx[j] += y[j] * (g[j] - dot) }
         }
     }
+
+    /// In place: `g[r, j] = scale · y[r, j] · (g[r, j] − Σ_k g[r, k] · y[r, k])`, the softmax
+    /// backward overwriting the incoming gradient (the attention kernel's form).
+    @inlinable public static func backwardInPlace(_ g: UnsafeMutablePointer<Float>, output: UnsafePointer<Float>,
+                                                  rows: Int, cols: Int, scale: Float) {
+        for r in 0..<rows {
+            let y = output + r * cols, gr = g + r * cols
+            var acc = SIMD8<Float>()
+            var j = 0
+            while j + 8 <= cols {
+                acc = acc.addingProduct(UnsafeRawPointer(gr + j).loadUnaligned(as: SIMD8<Float>.self),
+                                        UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self))
+                j += 8
+            }
+            var dot = acc.sum()
+            while j < cols { dot += gr[j] * y[j]; j += 1 }
+            for j in 0..<cols { gr[j] = y[j] * (gr[j] - dot) * scale }
+        }
+    }
 }

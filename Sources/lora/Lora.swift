@@ -9,4 +9,9 @@ struct Lora: ParsableCommand {
         abstract: "LoRA and full fine-tuning of BERT/RoBERTa encoders on GLUE, and the LoRA paper's study.",
         subcommands: [TrainCommand.self, EvalCommand.self, PredictCommand.self, ParamsCommand.self, MergeCommand.self, TokenizeCommand.self, BenchCommand.self, ReproduceCommand.self]
     )
+
+    static func main() {
+        BLASEnvironment.relaunchIfNeeded()
+        main(nil)
+    }
 }

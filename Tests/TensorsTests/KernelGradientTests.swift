@@ -125,6 +125,52 @@ final class LayerNormTests: XCTestCase {
     }
 }
 
+final class ResidualLayerNormTests: XCTestCase {
+    /// `LayerNorm(dropout(dense) + residual)` against a double reference, with and without a
+    /// mask, on enough rows for the parallel split.
+    func testGradientsMatchFiniteDifferences() {
+        var rng = RandomGenerator(seed: 6)
+        let saved = Threads.count
+        Threads.configure(2)
+        defer { Threads.configure(saved) }
+        for (rows, cols, withMask) in [(3, 7, true), (70, 9, true), (70, 9, false)] {
+            let p: Float = 0.25, eps: Float = 1e-5
+            let dense = GradientCheck.randomArray(rows * cols, &rng, scale: 2), residual = GradientCheck.randomArray(rows * cols, &rng)
+            let w = GradientCheck.randomArray(cols, &rng), b = GradientCheck.randomArray(cols, &rng)
+            let r = GradientCheck.randomArray(rows * cols, &rng)
+            var mask = [UInt8](repeating: 1, count: rows * cols)
+            if withMask { mask.withUnsafeMutableBufferPointer { Dropout.makeMask($0.baseAddress!, count: rows * cols, probability: p, rng: &rng) } }
+            let fDense = FloatBuffer(dense), fRes = FloatBuffer(residual), fw = FloatBuffer(w), fb = FloatBuffer(b), fr = FloatBuffer(r)
+            let out = FloatBuffer(count: rows * cols), mean = FloatBuffer(count: rows), rstd = FloatBuffer(count: rows)
+            let dRes = FloatBuffer(count: rows * cols), dDense = FloatBuffer(count: rows * cols)
+            let dW = FloatBuffer(count: cols), dB = FloatBuffer(count: cols)
+            mask.withUnsafeBufferPointer { mk in
+                let m = withMask ? mk.baseAddress : nil
+                ResidualLayerNorm.forward(out: out.pointer, mean: mean.pointer, rstd: rstd.pointer, dense: fDense.pointer,
+                                          residual: fRes.readPointer, mask: m, probability: p, weight: fw.readPointer,
+                                          bias: fb.readPointer, rows: rows, cols: cols, eps: eps)
+                ResidualLayerNorm.backward(dResidual: dRes.pointer, dDense: dDense.pointer, dWeight: dW.pointer, dBias: dB.pointer,
+                                           dOut: fr.readPointer, input: fDense.readPointer, mean: mean.readPointer, rstd: rstd.readPointer,
+                                           mask: m, probability: p, weight: fw.readPointer, rows: rows, cols: cols)
+            }
+            let keep = mask.map { withMask ? Double($0) / Double(1 - p) : 1 }
+            GradientCheck.check("residual layernorm \(rows)x\(cols) mask=\(withMask)", inputs: [dense, residual, w, b], projection: r,
+                                ours: (out.toArray(), [dDense.toArray(), dRes.toArray(), dW.toArray(), dB.toArray()]),
+                                reference: { v in
+                                    var out = [Double](repeating: 0, count: rows * cols)
+                                    for i in 0..<rows {
+                                        let row = (0..<cols).map { v[0][i * cols + $0] * keep[i * cols + $0] + v[1][i * cols + $0] }
+                                        let m = row.reduce(0, +) / Double(cols)
+                                        let varr = row.map { ($0 - m) * ($0 - m) }.reduce(0, +) / Double(cols)
+                                        let s = 1 / (varr + Double(eps)).squareRoot()
+                                        for j in 0..<cols { out[i * cols + j] = (row[j] - m) * s * v[2][j] + v[3][j] }
+                                    }
+                                    return out
+                                })
+        }
+    }
+}
+
 final class ActivationTests: XCTestCase {
     func testGELUExactErfGradient() {
         var rng = RandomGenerator(seed: 9)
@@ -134,6 +180,10 @@ final class ActivationTests: XCTestCase {
         let fx = FloatBuffer(x), out = FloatBuffer(count: n), dX = FloatBuffer(count: n), fr = FloatBuffer(r)
         GELU.forward(out: out.pointer, input: fx.readPointer, count: n)
         GELU.backward(dInput: dX.pointer, dOut: fr.readPointer, input: fx.readPointer, count: n)
+        // Overwriting in place gives the same gradient.
+        let inPlace = FloatBuffer(r)
+        GELU.backward(dInput: inPlace.pointer, dOut: inPlace.readPointer, input: fx.readPointer, count: n, accumulate: false)
+        XCTAssertEqual(inPlace.toArray(), dX.toArray())
         GradientCheck.check("gelu", inputs: [x], projection: r, ours: (out.toArray(), [dX.toArray()]),
                             reference: { v in v[0].map { 0.5 * $0 * (1 + DoubleMath.erf($0 / 2.0.squareRoot())) } })
     }
@@ -218,23 +268,69 @@ final class AttentionTests: XCTestCase {
         let v = GradientCheck.randomArray(t * c, &rng)
         let r = GradientCheck.randomArray(t * c, &rng)
         let pCount = seqs.attentionFloats(heads: heads)
-        let probs = FloatBuffer(count: pCount), dropped = FloatBuffer(count: pCount), mask = FloatBuffer(count: pCount)
-        if dropout { Dropout.makeMask(mask.pointer, count: pCount, probability: 0.3, rng: &rng) }
-        let fq = FloatBuffer(q), fk = FloatBuffer(k), fv = FloatBuffer(v), out = FloatBuffer(count: t * c)
-        Attention.forward(out: out.pointer, ldOut: c, probs: probs.pointer, q: fq.readPointer, ldq: c, k: fk.readPointer, ldk: c,
-                          v: fv.readPointer, ldv: c, sequences: seqs, heads: heads, headDim: headDim, scale: scale,
-                          dropoutMask: dropout ? mask.readPointer : nil, droppedProbs: dropout ? dropped.pointer : nil)
-        let dq = FloatBuffer(count: t * c), dk = FloatBuffer(count: t * c), dv = FloatBuffer(count: t * c)
-        let maxL = lengths.max() ?? 1
-        let scratch = FloatBuffer(count: maxL * maxL), fr = FloatBuffer(r)
-        Attention.backward(dq: dq.pointer, lddq: c, dk: dk.pointer, lddk: c, dv: dv.pointer, lddv: c, dOut: fr.readPointer, ldDOut: c,
-                           probs: probs.readPointer, q: fq.readPointer, ldq: c, k: fk.readPointer, ldk: c, v: fv.readPointer, ldv: c,
-                           sequences: seqs, heads: heads, headDim: headDim, scale: scale, scratch: scratch.pointer,
-                           dropoutMask: dropout ? mask.readPointer : nil, droppedProbs: dropout ? dropped.readPointer : nil)
+        let probs = FloatBuffer(count: pCount)
+        var mask = [UInt8](repeating: 1, count: pCount)
+        if dropout { mask.withUnsafeMutableBufferPointer { Dropout.makeMask($0.baseAddress!, count: pCount, probability: 0.3, rng: &rng) } }
+        let (out, dq, dk, dv) = Self.forwardBackward(q: q, k: k, v: v, dOut: r, probs: probs, sequences: seqs, heads: heads,
+                                                     headDim: headDim, scale: scale, mask: dropout ? mask : nil, probability: 0.3)
         GradientCheck.check("attention \(lengths) heads=\(heads) d=\(headDim) dropout=\(dropout)", inputs: [q, k, v], projection: r,
-                            ours: (out.toArray(), [dq.toArray(), dk.toArray(), dv.toArray()]),
+                            ours: (out, [dq, dk, dv]),
                             reference: Self.reference(lengths: lengths, heads: heads, headDim: headDim, scale: Double(scale),
-                                                      mask: dropout ? mask.toArray().map(Double.init) : nil))
+                                                      mask: dropout ? mask.map { Double($0) / 0.7 } : nil))
+    }
+
+    /// Our forward output and the three input gradients for upstream gradient `dOut`.
+    static func forwardBackward(q: [Float], k: [Float], v: [Float], dOut: [Float], probs: FloatBuffer, sequences seqs: PackedSequences,
+                                heads: Int, headDim: Int, scale: Float, mask: [UInt8]?, probability: Float)
+        -> ([Float], [Float], [Float], [Float]) {
+        let c = heads * headDim, t = seqs.totalTokens
+        let fq = FloatBuffer(q), fk = FloatBuffer(k), fv = FloatBuffer(v), out = FloatBuffer(count: t * c), fr = FloatBuffer(dOut)
+        let dq = FloatBuffer(count: t * c), dk = FloatBuffer(count: t * c), dv = FloatBuffer(count: t * c)
+        let scratch = FloatBuffer(count: Attention.scratchFloats(seqs))
+        let maskBuffer = (mask ?? []).withUnsafeBufferPointer { Array($0) }
+        maskBuffer.withUnsafeBufferPointer { m in
+            let mk = mask == nil ? nil : m.baseAddress
+            Attention.forward(out: out.pointer, ldOut: c, probs: probs.pointer, q: fq.readPointer, ldq: c, k: fk.readPointer, ldk: c,
+                              v: fv.readPointer, ldv: c, sequences: seqs, heads: heads, headDim: headDim, scale: scale,
+                              dropoutMask: mk, dropoutProbability: probability, scratch: scratch.pointer)
+            Attention.backward(dq: dq.pointer, lddq: c, dk: dk.pointer, lddk: c, dv: dv.pointer, lddv: c, dOut: fr.readPointer, ldDOut: c,
+                               probs: probs.readPointer, q: fq.readPointer, ldq: c, k: fk.readPointer, ldk: c, v: fv.readPointer, ldv: c,
+                               sequences: seqs, heads: heads, headDim: headDim, scale: scale, scratch: scratch.pointer,
+                               dropoutMask: mk, dropoutProbability: probability)
+        }
+        return (out.toArray(), dq.toArray(), dk.toArray(), dv.toArray())
+    }
+
+    /// Splitting the (sequence, head) pairs across two workers gives bit-identical results
+    /// to one worker, with and without dropout (pairs large enough to take the parallel path).
+    func testParallelSplitMatchesSerial() {
+        var rng = RandomGenerator(seed: 24)
+        let lengths = [40, 70, 9, 33], heads = 3, headDim = 8, c = 24
+        let seqs = PackedSequences(lengths: lengths)
+        let t = seqs.totalTokens, pCount = seqs.attentionFloats(heads: heads)
+        XCTAssertGreaterThan(pCount, 2 * 4096, "test must exercise the parallel path")
+        let q = GradientCheck.randomArray(t * c, &rng), k = GradientCheck.randomArray(t * c, &rng)
+        let v = GradientCheck.randomArray(t * c, &rng), r = GradientCheck.randomArray(t * c, &rng)
+        var mask = [UInt8](repeating: 0, count: pCount)
+        mask.withUnsafeMutableBufferPointer { Dropout.makeMask($0.baseAddress!, count: pCount, probability: 0.1, rng: &rng) }
+        let saved = Threads.count
+        defer { Threads.configure(saved) }
+        for m in [nil, mask] {
+            Threads.configure(1)
+            let p1 = FloatBuffer(count: pCount)
+            let serial = Self.forwardBackward(q: q, k: k, v: v, dOut: r, probs: p1, sequences: seqs, heads: heads, headDim: headDim,
+                                              scale: 0.3, mask: m, probability: 0.1)
+            Threads.configure(2)
+            let p2 = FloatBuffer(count: pCount)
+            let parallel = Self.forwardBackward(q: q, k: k, v: v, dOut: r, probs: p2, sequences: seqs, heads: heads, headDim: headDim,
+                                                scale: 0.3, mask: m, probability: 0.1)
+            XCTAssertEqual(p1.toArray(), p2.toArray())
+            XCTAssertEqual(serial.0, parallel.0)
+            XCTAssertEqual(serial.1, parallel.1)
+            XCTAssertEqual(serial.2, parallel.2)
+            XCTAssertEqual(serial.3, parallel.3)
+            XCTAssertTrue(serial.1.contains { $0 != 0 })
+        }
     }
 
     func testPackedVariableLengthGradients() {
@@ -257,11 +353,11 @@ final class AttentionTests: XCTestCase {
         func attend(_ q: [Float], _ k: [Float], _ v: [Float], _ lengths: [Int]) -> [Float] {
             let s = PackedSequences(lengths: lengths)
             let out = FloatBuffer(count: s.totalTokens * c), probs = FloatBuffer(count: s.attentionFloats(heads: heads))
-            let fq = FloatBuffer(q), fk = FloatBuffer(k), fv = FloatBuffer(v)
+            let fq = FloatBuffer(q), fk = FloatBuffer(k), fv = FloatBuffer(v), scratch = FloatBuffer(count: Attention.scratchFloats(s))
             withExtendedLifetime((fq, fk, fv)) {
                 Attention.forward(out: out.pointer, ldOut: c, probs: probs.pointer, q: fq.readPointer, ldq: c,
                                   k: fk.readPointer, ldk: c, v: fv.readPointer, ldv: c,
-                                  sequences: s, heads: heads, headDim: headDim, scale: 0.5)
+                                  sequences: s, heads: heads, headDim: headDim, scale: 0.5, scratch: scratch.pointer)
             }
             return out.toArray()
         }
@@ -274,23 +370,33 @@ final class AttentionTests: XCTestCase {
 final class DropoutEmbeddingLossTests: XCTestCase {
     func testDropoutIsSeededAndMaskReusedInBackward() {
         var a = RandomGenerator(seed: 99), b = RandomGenerator(seed: 99)
-        let n = 10_000
-        let m1 = FloatBuffer(count: n), m2 = FloatBuffer(count: n)
-        Dropout.makeMask(m1.pointer, count: n, probability: 0.1, rng: &a)
-        Dropout.makeMask(m2.pointer, count: n, probability: 0.1, rng: &b)
-        XCTAssertEqual(m1.toArray(), m2.toArray(), "same seed, same mask")
-        let dropped = m1.toArray().filter { $0 == 0 }.count
-        XCTAssertEqual(Double(dropped) / Double(n), 0.1, accuracy: 0.015)
-        XCTAssertTrue(m1.toArray().allSatisfy { $0 == 0 || abs($0 - 1 / 0.9) < 1e-6 })
+        let n = 200_001, p: Float = 0.1
+        var m1 = [UInt8](repeating: 7, count: n), m2 = [UInt8](repeating: 7, count: n)
+        m1.withUnsafeMutableBufferPointer { Dropout.makeMask($0.baseAddress!, count: n, probability: p, rng: &a) }
+        m2.withUnsafeMutableBufferPointer { Dropout.makeMask($0.baseAddress!, count: n, probability: p, rng: &b) }
+        XCTAssertEqual(m1, m2, "same seed, same mask")
+        XCTAssertTrue(m1.allSatisfy { $0 == 0 || $0 == 1 })
+        let dropped = m1.filter { $0 == 0 }.count
+        XCTAssertEqual(Double(dropped) / Double(n), 0.1, accuracy: 0.005)
         var rng = RandomGenerator(seed: 1)
         let x = GradientCheck.randomArray(n, &rng), r = GradientCheck.randomArray(n, &rng)
-        let out = FloatBuffer(count: n), dX = FloatBuffer(count: n)
+        let out = FloatBuffer(count: n), dX = FloatBuffer(count: n), dOver = FloatBuffer(r)
         let fx = FloatBuffer(x), fr = FloatBuffer(r)
-        withExtendedLifetime((fx, fr)) {
-            Dropout.forward(out: out.pointer, input: fx.readPointer, mask: m1.readPointer, count: n)
-            Dropout.backward(dInput: dX.pointer, dOut: fr.readPointer, mask: m1.readPointer, count: n)
+        let saved = Threads.count
+        Threads.configure(2)   // the kernels split large counts across workers
+        defer { Threads.configure(saved) }
+        m1.withUnsafeBufferPointer { mk in
+            Dropout.forward(out: out.pointer, input: fx.readPointer, mask: mk.baseAddress!, count: n, probability: p)
+            Dropout.backward(dInput: dX.pointer, dOut: fr.readPointer, mask: mk.baseAddress!, count: n, probability: p)
+            Dropout.backward(dInput: dOver.pointer, dOut: dOver.readPointer, mask: mk.baseAddress!, count: n, probability: p, accumulate: false)
         }
-        let mask = m1.toArray().map(Double.init)
+        let keep = 1 / (1 - p)
+        for i in stride(from: 0, to: n, by: 997) + [n - 1] {
+            XCTAssertEqual(out[i], x[i] * Float(m1[i]) * keep, accuracy: 1e-6)
+            XCTAssertEqual(dX[i], r[i] * Float(m1[i]) * keep, accuracy: 1e-6)
+            XCTAssertEqual(dOver[i], dX[i])
+        }
+        let mask = m1.map { Double($0) / Double(1 - p) }
         GradientCheck.check("dropout", inputs: [Array(x[0..<50])], projection: Array(r[0..<50]),
                             ours: (Array(out.toArray()[0..<50]), [Array(dX.toArray()[0..<50])]),
                             reference: { v in v[0].enumerated().map { $0.element * mask[$0.offset] } })
