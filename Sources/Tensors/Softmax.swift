@@ -8,10 +8,17 @@ public enum Softmax {
         for r in 0..<rows {
             let x = input + r * cols, y = out + r * cols
             var maxValue = -Float.infinity
-            for j in 0..<cols { maxValue = max(maxValue, x[j]) }
+            var j = 0
+            if cols >= 8 {
+                var m = UnsafeRawPointer(x).loadUnaligned(as: SIMD8<Float>.self)
+                j = 8
+                while j + 8 <= cols { m = VectorMath.maximum(m, UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)); j += 8 }
+                maxValue = m.max()
+            }
+            while j < cols { maxValue = max(maxValue, x[j]); j += 1 }
             let m8 = SIMD8<Float>(repeating: maxValue)
             var acc = SIMD8<Float>()
-            var j = 0
+            j = 0
             while j + 8 <= cols {
                 let e = VectorMath.exp(UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self) - m8)
                 UnsafeMutableRawPointer(y + j).storeBytes(of: e, as: SIMD8<Float>.self)
@@ -21,7 +28,13 @@ public enum Softmax {
             var sum = acc.sum()
             while j < cols { let e = expf(x[j] - maxValue); y[j] = e; sum += e; j += 1 }
             let inv = 1 / sum
-            for j in 0..<cols { y[j] *= inv }
+            let inv8 = SIMD8<Float>(repeating: inv)
+            j = 0
+            while j + 8 <= cols {
+                UnsafeMutableRawPointer(y + j).storeBytes(of: UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self) * inv8, as: SIMD8<Float>.self)
+                j += 8
+            }
+            while j < cols { y[j] *= inv; j += 1 }
         }
     }
 

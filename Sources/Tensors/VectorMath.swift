@@ -9,7 +9,7 @@ public enum VectorMath {
     /// `expf` polynomial); inputs outside are clamped to that range.
     @inlinable @inline(__always)
     public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let xc = pointwiseMax(pointwiseMin(x, SIMD8(repeating: 88.376_262_664_794_9)), SIMD8(repeating: -87.336_544_750_401_9))
+        let xc = clamp(x, -87.336_544_750_401_9, 88.376_262_664_794_9)
         // n = round(x / ln 2), by adding 1.5·2²³ so that the sum's low mantissa bits hold n.
         let magic = SIMD8<Float>(repeating: 12_582_912)
         let t = magic.addingProduct(xc, SIMD8(repeating: 1.442_695_040_888_963_4))
@@ -33,7 +33,7 @@ public enum VectorMath {
     /// to ±1 beyond |x| = 4.
     @inlinable @inline(__always)
     public static func erf(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let xc = pointwiseMax(pointwiseMin(x, SIMD8(repeating: 4)), SIMD8(repeating: -4))
+        let xc = clamp(x, -4, 4)
         let x2 = xc * xc
         var p = SIMD8<Float>(repeating: -2.726_142_258_013_06e-10)
         p = SIMD8(repeating: 2.770_681_424_959_02e-08).addingProduct(p, x2)
@@ -49,5 +49,21 @@ public enum VectorMath {
         q = SIMD8(repeating: -7.373_329_167_204_68e-03).addingProduct(q, x2)
         q = SIMD8(repeating: -1.426_473_905_141_89e-02).addingProduct(q, x2)
         return p / q
+    }
+
+    /// `min(max(x, low), high)` lane by lane, as compare-and-blend (the generic
+    /// `pointwiseMin`/`pointwiseMax` are not inlined and showed up in profiles).
+    @inlinable @inline(__always)
+    public static func clamp(_ x: SIMD8<Float>, _ low: Float, _ high: Float) -> SIMD8<Float> {
+        var r = x
+        r.replace(with: high, where: x .> high)
+        r.replace(with: low, where: r .< low)
+        return r
+    }
+
+    /// Lane-wise maximum as compare-and-blend.
+    @inlinable @inline(__always)
+    public static func maximum(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> {
+        a.replacing(with: b, where: b .> a)
     }
 }

@@ -12,15 +12,17 @@
 #
 # Options:
 #   --data DIR        GLUE directory (default ../shared/glue next to the repository)
-#   --task NAME       task of the real-data workloads (default MRPC)
+#   --task NAMES      comma-separated tasks of the real-data workloads (default SST-2,MRPC)
 #   --steps N         timed steps on both sides (default 5)
 #   --warmup N        untimed warm-up steps on both sides (default 1)
+#   --dev-steps N     timed passes over the dev set for the "infer TASK dev" rows (default 3)
 #   --threads N       threads on both sides (default 2)
 #   --python PATH     Python with torch/transformers/peft (default /work/refenv/bin/python)
 #   --only REGEX      run only workloads whose label ("minilm: train lora 16x128", ...) matches
 #   --pytorch-only    skip our side (its columns read n/a)
 #   --out-dir DIR     keep raw JSON and logs there (default: a new temporary directory)
-#   --pytorch-args S  extra arguments for pytorch_bench.py (e.g. "--attn eager --fused-adamw")
+#   --pytorch-args S  extra arguments for pytorch_bench.py (e.g. "--attn eager")
+#   --pytorch-default-adamw  train PyTorch with its default AdamW (default: fused=True, its fastest)
 #   --dry-run         print the commands only
 #
 # Workloads per model: train lora 16x128 (model's dropout), train lora 16x128 dropout 0,
@@ -39,7 +41,7 @@ OURS="$ROOT/.build/release/lora"
 MINILM="$ROOT/models/all-MiniLM-L6-v2"
 ROBERTA="$ROOT/models/roberta-base-random"
 DATA="$(cd "$ROOT/.." && pwd)/shared/glue"
-TASK=MRPC STEPS=5 WARMUP=1 THREADS=2
+TASKS=SST-2,MRPC DEV_STEPS=3 STEPS=5 WARMUP=1 THREADS=2 PT_TRAIN_EXTRA="--fused-adamw"
 PY=/work/refenv/bin/python
 ONLY="" PYTORCH_ONLY=0 OUT_DIR="" DRY=0 PT_EXTRA=""
 
@@ -48,9 +50,11 @@ positional=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --data) DATA=$2; shift 2 ;;
-    --task) TASK=$2; shift 2 ;;
+    --task) TASKS=$2; shift 2 ;;
+    --pytorch-default-adamw) PT_TRAIN_EXTRA=""; shift ;;
     --steps) STEPS=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
+    --dev-steps) DEV_STEPS=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --python) PY=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
@@ -101,9 +105,11 @@ for pair in "minilm=$MINILM" "roberta=$ROBERTA"; do
   models+=("$name=$dir")
 done
 [ ${#models[@]} -gt 0 ] || die "no model directory found"
-if [ ! -f "$DATA/$TASK/train.tsv" ]; then
-  die "GLUE task $TASK not found under $DATA (pass --data DIR and --task NAME)"
-fi
+for TASK in ${TASKS//,/ }; do
+  if [ ! -f "$DATA/$TASK/train.tsv" ]; then
+    die "GLUE task $TASK not found under $DATA (pass --data DIR and --task NAME)"
+  fi
+done
 
 if [ -z "$OUT_DIR" ]; then OUT_DIR=$(mktemp -d "${TMPDIR:-/tmp}/side_by_side.XXXXXX"); fi
 mkdir -p "$OUT_DIR" || die "cannot create $OUT_DIR"
@@ -115,11 +121,17 @@ workloads() {
   printf '%s\t%s\t%s\n' \
     "train lora 16x128"           train "--model $d --method lora --batch 16 --seq 128" \
     "train lora 16x128 dropout 0" train "--model $d --method lora --batch 16 --seq 128 --dropout 0" \
-    "train full 16x128"           train "--model $d --method full --batch 16 --seq 128" \
-    "train lora $TASK b16"        train "--model $d --method lora --batch 16 --task $TASK --data $DATA" \
-    "train full $TASK b16"        train "--model $d --method full --batch 16 --task $TASK --data $DATA" \
-    "infer $TASK dev b32"         infer "--model $d --batch 32 --task $TASK --data $DATA" \
-    "infer 1x128"                 infer "--model $d --batch 1 --seq 128"
+    "train full 16x128"           train "--model $d --method full --batch 16 --seq 128"
+  local t
+  for t in ${TASKS//,/ }; do
+    printf '%s\t%s\t%s\n' \
+      "train lora $t b16"         train "--model $d --method lora --batch 16 --task $t --data $DATA" \
+      "train full $t b16"         train "--model $d --method full --batch 16 --task $t --data $DATA"
+  done
+  for t in ${TASKS//,/ }; do
+    printf '%s\t%s\t%s\n' "infer $t dev b32" infer "--model $d --batch 32 --task $t --data $DATA"
+  done
+  printf '%s\t%s\t%s\n' "infer 1x128" infer "--model $d --batch 1 --seq 128"
 }
 
 # Last line of a file that looks like a JSON object (empty if none).
@@ -145,10 +157,15 @@ for m in "${models[@]}"; do
     n=$((n + 1))
     id=$(printf '%02d' "$n")
     printf '%s\t%s\n' "$id" "$full" >> "$OUT_DIR/workloads.tsv"
+    run_common=$common
+    case "$label" in *" dev b"*) run_common="--steps $DEV_STEPS --warmup $WARMUP --threads $THREADS" ;; esac
     # shellcheck disable=SC2086  # args are word lists without spaces inside words
-    ours_cmd=("$OURS" bench $kind $args $common --json)
+    ours_cmd=("$OURS" bench $kind $args $run_common --json)
     # shellcheck disable=SC2086
-    pt_cmd=("$PY" "$BENCH" $kind $args $common $PT_EXTRA)
+    extra=$PT_EXTRA
+    [ "$kind" = train ] && extra="$extra $PT_TRAIN_EXTRA"
+    # shellcheck disable=SC2086
+    pt_cmd=("$PY" "$BENCH" $kind $args $run_common $extra)
     if [ "$DRY" = 1 ]; then
       echo "# $full"
       [ "$PYTORCH_ONLY" = 0 ] && echo "${ours_cmd[*]}"
@@ -201,6 +218,7 @@ def ratio(a, b):
     return "n/a" if a is None or b is None or b == 0 else f"{a / b:.2f}"
 
 rows = []
+steps_s = {}
 for line in open(os.path.join(out_dir, "workloads.tsv")):
     wid, label = line.rstrip("\n").split("\t", 1)
     ours = None if pytorch_only else load(os.path.join(out_dir, f"{wid}-ours.json"))
@@ -220,17 +238,30 @@ for line in open(os.path.join(out_dir, "workloads.tsv")):
     def ours_cell(value, fmt):
         return "n/a" if pytorch_only else ("failed" if ours is None else num(value, fmt))
 
+    o_s = ours.get("s_per_step") if ours else None
+    p_s = pt.get("s_per_step") if pt else None
+    steps_s[label] = o_s
     rows.append([label,
                  ours_cell(o_tok, ",.0f"), "failed" if pt is None else num(p_tok, ",.0f"), ratio(o_tok, p_tok),
+                 ours_cell(o_s, ".3f"), "failed" if pt is None else num(p_s, ".3f"),
                  ours_cell(o_rss, ",.0f"), "failed" if pt is None else num(p_rss, ",.0f"), ratio(o_rss, p_rss)])
 
-head = ["workload", "ours tokens/s", "PyTorch tokens/s", "ratio", "ours peak RSS (MiB)",
-        "PyTorch peak RSS (MiB)", "ratio"]
+head = ["workload", "ours tokens/s", "PyTorch tokens/s", "speed ratio", "ours s/step", "PyTorch s/step",
+        "ours peak RSS (MiB)", "PyTorch peak RSS (MiB)", "RSS ratio"]
 print(f"threads {threads}, {steps} timed steps after {warmup} warm-up; tokens/s count real (unpadded) "
       f"tokens; ratios are ours / PyTorch.\n")
 print("| " + " | ".join(head) + " |")
 print("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
 for r in rows:
     print("| " + " | ".join(r) + " |")
+# Our LoRA step against our full fine-tuning step on the same batches.
+notes = []
+for label, lora_s in steps_s.items():
+    if ": train lora " in label and "dropout 0" not in label:
+        full_s = steps_s.get(label.replace(": train lora ", ": train full "))
+        if lora_s and full_s:
+            notes.append(f"{label.replace(': train lora ', ': ')}: our LoRA step / our full step = {lora_s / full_s:.2f}")
+if notes:
+    print("\n" + "\n".join("- " + n for n in notes))
 print(f"\nraw JSON and logs: {out_dir}")
 PYEOF
