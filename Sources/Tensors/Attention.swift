@@ -163,6 +163,11 @@ public enum Attention {
                 offset += L * L
             }
         }
+        // The per-pair GEMMs count as attention time, not GEMM time: with two workers, summing
+        // their GEMM intervals would count the same wall time twice.
+        let profiling = Gemm.profiling
+        Gemm.profiling = false
+        defer { Gemm.profiling = profiling }
         if workers <= 1 {
             run(0, 0, pairs, 0)
             return

@@ -14,7 +14,10 @@
 #   --data DIR        GLUE directory (default ../shared/glue next to the repository)
 #   --task NAMES      comma-separated tasks of the real-data workloads (default SST-2,MRPC)
 #   --steps N         timed steps on both sides (default 5)
-#   --warmup N        untimed warm-up steps on both sides (default 1)
+#   --warmup N        untimed warm-up steps on both sides (default 2)
+#   --latency-steps N, --latency-warmup N
+#                     timed and warm-up steps of the "infer 1x128" rows (default 20 and 5: a
+#                     20 ms step timed 5 times right after start-up is mostly start-up noise)
 #   --dev-steps N     timed passes over the dev set for the "infer TASK dev" rows (default 3)
 #   --threads N       threads on both sides (default 2)
 #   --python PATH     Python with torch/transformers/peft (default /work/refenv/bin/python)
@@ -41,7 +44,7 @@ OURS="$ROOT/.build/release/lora"
 MINILM="$ROOT/models/all-MiniLM-L6-v2"
 ROBERTA="$ROOT/models/roberta-base-random"
 DATA="$(cd "$ROOT/.." && pwd)/shared/glue"
-TASKS=SST-2,MRPC DEV_STEPS=3 STEPS=5 WARMUP=1 THREADS=2 PT_TRAIN_EXTRA="--fused-adamw"
+TASKS=SST-2,MRPC DEV_STEPS=3 STEPS=5 WARMUP=2 THREADS=2 LATENCY_STEPS=20 LATENCY_WARMUP=5 PT_TRAIN_EXTRA="--fused-adamw"
 PY=/work/refenv/bin/python
 ONLY="" PYTORCH_ONLY=0 OUT_DIR="" DRY=0 PT_EXTRA=""
 
@@ -55,6 +58,8 @@ while [ $# -gt 0 ]; do
     --steps) STEPS=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     --dev-steps) DEV_STEPS=$2; shift 2 ;;
+    --latency-steps) LATENCY_STEPS=$2; shift 2 ;;
+    --latency-warmup) LATENCY_WARMUP=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --python) PY=$2; shift 2 ;;
     --only) ONLY=$2; shift 2 ;;
@@ -158,7 +163,10 @@ for m in "${models[@]}"; do
     id=$(printf '%02d' "$n")
     printf '%s\t%s\n' "$id" "$full" >> "$OUT_DIR/workloads.tsv"
     run_common=$common
-    case "$label" in *" dev b"*) run_common="--steps $DEV_STEPS --warmup $WARMUP --threads $THREADS" ;; esac
+    case "$label" in
+      *" dev b"*) run_common="--steps $DEV_STEPS --warmup $WARMUP --threads $THREADS" ;;
+      "infer 1x128") run_common="--steps $LATENCY_STEPS --warmup $LATENCY_WARMUP --threads $THREADS" ;;
+    esac
     # shellcheck disable=SC2086  # args are word lists without spaces inside words
     ours_cmd=("$OURS" bench $kind $args $run_common --json)
     # shellcheck disable=SC2086
@@ -248,7 +256,7 @@ for line in open(os.path.join(out_dir, "workloads.tsv")):
 
 head = ["workload", "ours tokens/s", "PyTorch tokens/s", "speed ratio", "ours s/step", "PyTorch s/step",
         "ours peak RSS (MiB)", "PyTorch peak RSS (MiB)", "RSS ratio"]
-print(f"threads {threads}, {steps} timed steps after {warmup} warm-up; tokens/s count real (unpadded) "
+print(f"threads {threads}, {steps} timed steps after {warmup} warm-up (dev-set rows: whole passes; 1x128 rows: see --latency-steps); tokens/s count real (unpadded) "
       f"tokens; ratios are ours / PyTorch.\n")
 print("| " + " | ".join(head) + " |")
 print("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
