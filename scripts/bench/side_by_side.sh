@@ -18,6 +18,8 @@
 #   --latency-steps N, --latency-warmup N
 #                     timed and warm-up steps of the "infer 1x128" rows (default 20 and 5: a
 #                     20 ms step timed 5 times right after start-up is mostly start-up noise)
+#   --repeat N        run every workload N times, ours and PyTorch alternating, rounds
+#                     interleaved; the table shows each side's median round (default 1)
 #   --dev-steps N     timed passes over the dev set for the "infer TASK dev" rows (default 3)
 #   --threads N       threads on both sides (default 2)
 #   --python PATH     Python with torch/transformers/peft (default /work/refenv/bin/python)
@@ -44,6 +46,7 @@ OURS="$ROOT/.build/release/lora"
 MINILM="$ROOT/models/all-MiniLM-L6-v2"
 ROBERTA="$ROOT/models/roberta-base-random"
 DATA="$(cd "$ROOT/.." && pwd)/shared/glue"
+export REPEAT=1
 TASKS=SST-2,MRPC DEV_STEPS=3 STEPS=5 WARMUP=2 THREADS=2 LATENCY_STEPS=20 LATENCY_WARMUP=5 PT_TRAIN_EXTRA="--fused-adamw"
 PY=/work/refenv/bin/python
 ONLY="" PYTORCH_ONLY=0 OUT_DIR="" DRY=0 PT_EXTRA=""
@@ -58,6 +61,7 @@ while [ $# -gt 0 ]; do
     --steps) STEPS=$2; shift 2 ;;
     --warmup) WARMUP=$2; shift 2 ;;
     --dev-steps) DEV_STEPS=$2; shift 2 ;;
+    --repeat) REPEAT=$2; shift 2 ;;
     --latency-steps) LATENCY_STEPS=$2; shift 2 ;;
     --latency-warmup) LATENCY_WARMUP=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
@@ -154,6 +158,8 @@ done
 [ "$total" -gt 0 ] || die "no workload matches --only '$ONLY'"
 
 common="--steps $STEPS --warmup $WARMUP --threads $THREADS"
+for round in $(seq 1 "$REPEAT"); do
+n=0
 for m in "${models[@]}"; do
   mname=${m%%=*} mdir=${m#*=}
   while IFS=$'\t' read -r label kind args; do
@@ -161,7 +167,8 @@ for m in "${models[@]}"; do
     [ -n "$ONLY" ] && ! printf '%s' "$full" | grep -Eq -- "$ONLY" && continue
     n=$((n + 1))
     id=$(printf '%02d' "$n")
-    printf '%s\t%s\n' "$id" "$full" >> "$OUT_DIR/workloads.tsv"
+    [ "$round" = 1 ] && printf '%s\t%s\n' "$id" "$full" >> "$OUT_DIR/workloads.tsv"
+    r="$id-r$round"
     run_common=$common
     case "$label" in
       *" dev b"*) run_common="--steps $DEV_STEPS --warmup $WARMUP --threads $THREADS" ;;
@@ -181,32 +188,62 @@ for m in "${models[@]}"; do
       continue
     fi
     if [ "$PYTORCH_ONLY" = 0 ]; then
-      echo "[$n/$total] $full: ours ..." >&2
+      echo "[round $round/$REPEAT, $n/$total] $full: ours ..." >&2
       if [ -x /usr/bin/time ]; then
-        /usr/bin/time -f '%M' -o "$OUT_DIR/$id-ours.maxrss" "${ours_cmd[@]}" > "$OUT_DIR/$id-ours.out" 2> "$OUT_DIR/$id-ours.log"
+        /usr/bin/time -f '%M' -o "$OUT_DIR/$r-ours.maxrss" "${ours_cmd[@]}" > "$OUT_DIR/$r-ours.out" 2> "$OUT_DIR/$r-ours.log"
       else
-        "${ours_cmd[@]}" > "$OUT_DIR/$id-ours.out" 2> "$OUT_DIR/$id-ours.log"
+        "${ours_cmd[@]}" > "$OUT_DIR/$r-ours.out" 2> "$OUT_DIR/$r-ours.log"
       fi
       rc=$?
-      json_line "$OUT_DIR/$id-ours.out" > "$OUT_DIR/$id-ours.json"
-      if [ $rc -ne 0 ] || [ ! -s "$OUT_DIR/$id-ours.json" ]; then
+      json_line "$OUT_DIR/$r-ours.out" > "$OUT_DIR/$r-ours.json"
+      if [ $rc -ne 0 ] || [ ! -s "$OUT_DIR/$r-ours.json" ]; then
         echo "  ours failed (exit $rc): ${ours_cmd[*]}" >&2
-        tail -n 5 "$OUT_DIR/$id-ours.log" "$OUT_DIR/$id-ours.out" 2>/dev/null | sed 's/^/    /' >&2
-        rm -f "$OUT_DIR/$id-ours.json"
+        tail -n 5 "$OUT_DIR/$r-ours.log" "$OUT_DIR/$r-ours.out" 2>/dev/null | sed 's/^/    /' >&2
+        rm -f "$OUT_DIR/$r-ours.json"
       fi
     fi
-    echo "[$n/$total] $full: pytorch ..." >&2
-    "${pt_cmd[@]}" > "$OUT_DIR/$id-pytorch.out" 2> "$OUT_DIR/$id-pytorch.log"
+    echo "[round $round/$REPEAT, $n/$total] $full: pytorch ..." >&2
+    "${pt_cmd[@]}" > "$OUT_DIR/$r-pytorch.out" 2> "$OUT_DIR/$r-pytorch.log"
     rc=$?
-    json_line "$OUT_DIR/$id-pytorch.out" > "$OUT_DIR/$id-pytorch.json"
-    if [ $rc -ne 0 ] || [ ! -s "$OUT_DIR/$id-pytorch.json" ]; then
+    json_line "$OUT_DIR/$r-pytorch.out" > "$OUT_DIR/$r-pytorch.json"
+    if [ $rc -ne 0 ] || [ ! -s "$OUT_DIR/$r-pytorch.json" ]; then
       echo "  pytorch failed (exit $rc): ${pt_cmd[*]}" >&2
-      tail -n 5 "$OUT_DIR/$id-pytorch.log" 2>/dev/null | sed 's/^/    /' >&2
-      rm -f "$OUT_DIR/$id-pytorch.json"
+      tail -n 5 "$OUT_DIR/$r-pytorch.log" 2>/dev/null | sed 's/^/    /' >&2
+      rm -f "$OUT_DIR/$r-pytorch.json"
     fi
   done < <(workloads "$mdir")
 done
+  [ "$DRY" = 1 ] && break
+done
 [ "$DRY" = 1 ] && exit 0
+
+# Per workload and side, keep the round with the median tokens/s as ID-SIDE.json.
+"$PY" - "$OUT_DIR" "$REPEAT" <<'PYEOF'
+import json, os, shutil, sys
+out_dir, repeat = sys.argv[1], int(sys.argv[2])
+for line in open(os.path.join(out_dir, "workloads.tsv")):
+    wid = line.split("\t", 1)[0]
+    for side in ("ours", "pytorch"):
+        runs = []
+        for r in range(1, repeat + 1):
+            path = os.path.join(out_dir, f"{wid}-r{r}-{side}.json")
+            try:
+                d = json.loads(open(path).read().strip() or "null")
+            except (OSError, ValueError):
+                continue
+            if d:
+                runs.append((d.get("useful_tokens_per_s", d.get("tokens_per_s")) or 0, r))
+        if runs:
+            runs.sort()
+            r = runs[(len(runs) - 1) // 2][1]
+            for ext in ("json", "maxrss"):
+                src = os.path.join(out_dir, f"{wid}-r{r}-{side}.{ext}")
+                if os.path.exists(src):
+                    shutil.copy(src, os.path.join(out_dir, f"{wid}-{side}.{ext}"))
+            all_tok = ", ".join(f"{t:,.0f}" for t, _ in sorted(runs, key=lambda x: x[1]))
+            with open(os.path.join(out_dir, f"{wid}-{side}.rounds"), "w") as f:
+                f.write(all_tok + "\n")
+PYEOF
 
 "$PY" - "$OUT_DIR" "$PYTORCH_ONLY" "$THREADS" "$STEPS" "$WARMUP" <<'PYEOF'
 import json, os, sys
@@ -256,7 +293,7 @@ for line in open(os.path.join(out_dir, "workloads.tsv")):
 
 head = ["workload", "ours tokens/s", "PyTorch tokens/s", "speed ratio", "ours s/step", "PyTorch s/step",
         "ours peak RSS (MiB)", "PyTorch peak RSS (MiB)", "RSS ratio"]
-print(f"threads {threads}, {steps} timed steps after {warmup} warm-up (dev-set rows: whole passes; 1x128 rows: see --latency-steps); tokens/s count real (unpadded) "
+print(f"threads {threads}, median round of {os.environ.get('REPEAT', '1')}; {steps} timed steps after {warmup} warm-up (dev-set rows: whole passes; 1x128 rows: see --latency-steps); tokens/s count real (unpadded) "
       f"tokens; ratios are ours / PyTorch.\n")
 print("| " + " | ".join(head) + " |")
 print("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
