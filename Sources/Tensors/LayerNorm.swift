@@ -14,13 +14,7 @@ public enum LayerNorm {
         nonisolated(unsafe) let (out, mean, rstd, input, weight, bias) = (out, mean, rstd, input, weight, bias)
         Threads.parallelFor(rows, minimumChunk: 64) { start, end in
             for r in start..<end {
-                let x = input + r * cols
-                let m = Rows.sum(x, cols) / Float(cols)
-                let s = 1 / (Rows.sumSquaredDeviation(x, cols, mean: m) / Float(cols) + eps).squareRoot()
-                let o = out + r * cols
-                for j in 0..<cols { o[j] = (x[j] - m) * s * weight[j] + bias[j] }
-                mean[r] = m
-                rstd[r] = s
+                (mean[r], rstd[r]) = normalizeRow(input + r * cols, into: out + r * cols, weight: weight, bias: bias, cols: cols, eps: eps)
             }
         }
     }
@@ -43,21 +37,41 @@ public enum LayerNorm {
         nonisolated(unsafe) let (dInput, dOut, input, mean, rstd, weight) = (dInputPointer, dOut, input, mean, rstd, weight)
         Threads.parallelFor(rows, minimumChunk: 64) { start, end in
             for r in start..<end {
-                let x = input + r * cols, g = dOut + r * cols, dx = dInput + r * cols
-                let m = mean[r], s = rstd[r]
-                var dnormMean: Float = 0, dnormNormMean: Float = 0
-                for j in 0..<cols {
-                    let dn = g[j] * weight[j]
-                    dnormMean += dn
-                    dnormNormMean += dn * (x[j] - m) * s
-                }
-                dnormMean /= Float(cols)
-                dnormNormMean /= Float(cols)
-                for j in 0..<cols {
-                    let n = (x[j] - m) * s
-                    dx[j] += (g[j] * weight[j] - dnormMean - n * dnormNormMean) * s
-                }
+                backwardRow(dInput: dInput + r * cols, accumulate: true, dOut: dOut + r * cols, input: input + r * cols,
+                            mean: mean[r], rstd: rstd[r], weight: weight, cols: cols)
             }
+        }
+    }
+}
+
+extension LayerNorm {
+    /// Normalises one row into `o`; returns its mean and `1/√(var + eps)`.
+    @inlinable @inline(__always)
+    static func normalizeRow(_ x: UnsafePointer<Float>, into o: UnsafeMutablePointer<Float>, weight: UnsafePointer<Float>,
+                             bias: UnsafePointer<Float>, cols: Int, eps: Float) -> (Float, Float) {
+        let m = Rows.sum(x, cols) / Float(cols)
+        let s = 1 / (Rows.sumSquaredDeviation(x, cols, mean: m) / Float(cols) + eps).squareRoot()
+        for j in 0..<cols { o[j] = (x[j] - m) * s * weight[j] + bias[j] }
+        return (m, s)
+    }
+
+    /// Input gradient of one row: `dInput (+)= rstd · (g·w − mean(g·w) − n · mean(g·w·n))`,
+    /// `n` the normalised input.
+    @inlinable @inline(__always)
+    static func backwardRow(dInput dx: UnsafeMutablePointer<Float>, accumulate: Bool, dOut g: UnsafePointer<Float>,
+                            input x: UnsafePointer<Float>, mean m: Float, rstd s: Float, weight: UnsafePointer<Float>, cols: Int) {
+        var dnormMean: Float = 0, dnormNormMean: Float = 0
+        for j in 0..<cols {
+            let dn = g[j] * weight[j]
+            dnormMean += dn
+            dnormNormMean += dn * (x[j] - m) * s
+        }
+        dnormMean /= Float(cols)
+        dnormNormMean /= Float(cols)
+        for j in 0..<cols {
+            let n = (x[j] - m) * s
+            let d = (g[j] * weight[j] - dnormMean - n * dnormNormMean) * s
+            dx[j] = accumulate ? dx[j] + d : d
         }
     }
 }
@@ -114,12 +128,7 @@ public enum ResidualLayerNorm {
                 } else {
                     for j in 0..<cols { x[j] = x[j] + res[j] }
                 }
-                let m = Rows.sum(x, cols) / Float(cols)
-                let s = 1 / (Rows.sumSquaredDeviation(x, cols, mean: m) / Float(cols) + eps).squareRoot()
-                let o = out + r * cols
-                for j in 0..<cols { o[j] = (x[j] - m) * s * weight[j] + bias[j] }
-                mean[r] = m
-                rstd[r] = s
+                (mean[r], rstd[r]) = LayerNorm.normalizeRow(x, into: out + r * cols, weight: weight, bias: bias, cols: cols, eps: eps)
             }
         }
     }
@@ -141,20 +150,9 @@ public enum ResidualLayerNorm {
         nonisolated(unsafe) let (dResidual, dDense, dOut, input, mean, rstd, mask, weight) = (dResidual, dDense, dOut, input, mean, rstd, mask, weight)
         Threads.parallelFor(rows, minimumChunk: 32) { start, end in
             for r in start..<end {
-                let x = input + r * cols, g = dOut + r * cols, dx = dResidual + r * cols, dd = dDense + r * cols
-                let m = mean[r], s = rstd[r]
-                var dnormMean: Float = 0, dnormNormMean: Float = 0
-                for j in 0..<cols {
-                    let dn = g[j] * weight[j]
-                    dnormMean += dn
-                    dnormNormMean += dn * (x[j] - m) * s
-                }
-                dnormMean /= Float(cols)
-                dnormNormMean /= Float(cols)
-                for j in 0..<cols {
-                    let n = (x[j] - m) * s
-                    dx[j] = (g[j] * weight[j] - dnormMean - n * dnormNormMean) * s
-                }
+                let dx = dResidual + r * cols, dd = dDense + r * cols
+                LayerNorm.backwardRow(dInput: dx, accumulate: false, dOut: dOut + r * cols, input: input + r * cols,
+                                      mean: mean[r], rstd: rstd[r], weight: weight, cols: cols)
                 if let mask {
                     let mk = mask + r * cols
                     for j in 0..<cols { dd[j] = dx[j] * (Float(mk[j]) * keep) }
