@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Ours vs PEFT LoRA on the quick study's plan over several seeds (issue #5, point 11):
+# Ours vs PEFT LoRA on the quick study's plan over several seeds (issue #5, point 11); the
+# summary also takes seed 42 from the study itself (../runs/TASK-lora, ../reference-peft.json):
 # one seed says little on small dev sets (RTE has 277 examples) or on runs whose progress
 # hinges on when they leave a plateau (STS-B), so both sides run each seed.
 #
@@ -29,20 +30,30 @@ for path in glob.glob(os.path.join(out, "ours-*", "summary.json")):
     s = json.load(open(path))
     task, seed = os.path.basename(os.path.dirname(path))[5:].rsplit("-", 1)
     scores.setdefault(task, {}).setdefault(int(seed), {})["ours"] = s["bestScore"]
-ref = os.path.join(out, "peft.json")
-if os.path.exists(ref):
-    for r in json.load(open(ref))["runs"]:
-        scores.setdefault(r["task"], {}).setdefault(int(r["seed"]), {})["peft"] = r["best_score"]
+for ref in (os.path.join(out, "peft.json"), os.path.join(out, "..", "reference-peft.json")):
+    if os.path.exists(ref):
+        for r in json.load(open(ref))["runs"]:
+            if r["method"] == "lora":
+                scores.setdefault(r["task"], {}).setdefault(int(r["seed"]), {})["peft"] = r["best_score"]
+# The study's own LoRA runs (seed 42) sit beside this folder, in ../runs/TASK-lora.
+for path in glob.glob(os.path.join(out, "..", "runs", "*-lora", "summary.json")):
+    s = json.load(open(path))
+    task = os.path.basename(os.path.dirname(path))[:-len("-lora")]
+    scores.setdefault(task, {}).setdefault(int(s["options"]["seed"]), {})["ours"] = s["bestScore"]
+swept = {t for t in scores if any("ours" in v and "peft" in v for k, v in scores[t].items() if k != 42)}
+scores = {t: v for t, v in scores.items() if t in swept}
 print("| task | seed | ours | PEFT |\n|---|---:|---:|---:|")
 for task in sorted(scores):
     for seed in sorted(scores[task]):
         row = scores[task][seed]
         f = lambda k: f"{100 * row[k]:.1f}" if k in row else "—"
         print(f"| {task} | {seed} | {f('ours')} | {f('peft')} |")
-    for side in ("ours", "peft"):
-        v = [100 * r[side] for r in scores[task].values() if side in r]
-        if len(v) > 1:
-            print(f"| {task} | mean ± sd ({side}, n={len(v)}) | {statistics.mean(v):.1f} ± {statistics.stdev(v):.1f} | |")
+    both = [r for r in scores[task].values() if "ours" in r and "peft" in r]
+    if len(both) > 1:
+        o = [100 * r["ours"] for r in both]
+        p = [100 * r["peft"] for r in both]
+        print(f"| {task} | mean ± sd (n={len(both)}) | {statistics.mean(o):.1f} ± {statistics.stdev(o):.1f} "
+              f"| {statistics.mean(p):.1f} ± {statistics.stdev(p):.1f} |")
 PY
 }
 if [[ "${1:-}" == "--summary" ]]; then summary; exit 0; fi
