@@ -94,6 +94,9 @@ extension EncoderModel {
     /// Writes a Hugging Face model directory (`config.json` + `model.safetensors`), atomically
     /// per file. LoRA adapters must be merged first for their effect to be included.
     public func saveModel(to directory: URL) throws {
+        if usesInferenceLayout {
+            throw EncoderError.invalidInput("saveModel: this model was switched to the inference layout; save it before useInferenceLayout()")
+        }
         if adapters.contains(where: { !$0.isMerged }) {
             throw EncoderError.invalidInput("saveModel: merge the LoRA adapters first (the plain model format has no place for them)")
         }

@@ -90,6 +90,9 @@ extension EncoderModel {
             guard config.isRegression else { throw EncoderError.invalidInput("regression targets given to a \(k)-class head") }
             guard t.count == b else { throw EncoderError.invalidInput("\(t.count) targets for \(b) sequences") }
         }
+        guard !usesInferenceLayout else {
+            throw EncoderError.invalidInput("training needs the checkpoint weight layout; this model was switched to the inference layout")
+        }
         let state = try forward(batch, training: training, backward: true, rng: &rng)
         let dLogits = arena.allocate(b * k, zeroed: true)
         let loss: Float
@@ -109,7 +112,8 @@ extension EncoderModel {
     func linearForward(_ lin: LinearLayer, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, rows: Int,
                        saved: inout AdapterSaved, training: Bool, rng: inout RandomGenerator) {
         Linear.forward(out: out, input: input, weight: lin.weight.pointer, bias: lin.bias.pointer,
-                       rows: rows, inFeatures: lin.inFeatures, outFeatures: lin.outFeatures)
+                       rows: rows, inFeatures: lin.inFeatures, outFeatures: lin.outFeatures,
+                       weightTransposed: lin.weight.isTransposed)
         guard let ad = lin.adapter, !ad.isMerged else { return }
         let inF = lin.inFeatures, outF = lin.outFeatures, r = ad.rank
         var x = input

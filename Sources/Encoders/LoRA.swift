@@ -118,6 +118,7 @@ public final class LoRAAdapter: @unchecked Sendable {
     }
 
     private func addDelta(sign: Float) {
+        precondition(!baseWeight.isTransposed, "LoRA merge/unmerge: \(baseWeight.name) is in the inference layout")
         let out = baseWeight.shape[0], inF = baseWeight.shape[1]
         Gemm.multiply(m: out, n: inF, k: rank, a: b.pointer, lda: rank, b: a.pointer, ldb: inF,
                       c: baseWeight.value.pointer, ldc: inF, alpha: sign * scale, beta: 1)

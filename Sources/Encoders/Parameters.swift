@@ -29,6 +29,20 @@ public final class Parameter: @unchecked Sendable {
     /// Whether it receives gradients.
     public var isTrainable: Bool { gradient != nil }
 
+    /// Whether this 2-D weight's storage is transposed, `(in, out)` instead of the checkpoint's
+    /// `(out, in)`; `shape` stays the logical one. See `EncoderModel.useInferenceLayout()`.
+    public private(set) var isTransposed = false
+
+    /// Transposes a 2-D parameter's storage in place and flips `isTransposed`.
+    public func transposeStorage() {
+        precondition(shape.count == 2, "transposeStorage: \(name) is not 2-D")
+        let (rows, cols) = isTransposed ? (shape[1], shape[0]) : (shape[0], shape[1])
+        let copy = FloatBuffer(value.toArray())
+        let src = copy.readPointer, dst = value.pointer
+        for r in 0..<rows { for c in 0..<cols { dst[c * rows + r] = src[r * cols + c] } }
+        isTransposed.toggle()
+    }
+
     /// Makes the parameter trainable (allocating its gradient) or frozen (freeing it).
     public func setTrainable(_ trainable: Bool) {
         if trainable { if gradient == nil { gradient = FloatBuffer(count: count) } } else { gradient = nil }

@@ -2,11 +2,12 @@
 ///
 /// Forward `out (T, OC) = input (T, C) · weightᵀ + bias`, one `sgemm(NoTrans, Trans)`.
 public enum Linear {
-    /// `out = input · weightᵀ + bias` (overwrites `out`).
+    /// `out = input · weightᵀ + bias` (overwrites `out`). With `weightTransposed` the weight is
+    /// stored `(C, OC)` and the product is OpenBLAS's NN form, faster for short batches.
     public static func forward(
         out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>,
         weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-        rows: Int, inFeatures: Int, outFeatures: Int
+        rows: Int, inFeatures: Int, outFeatures: Int, weightTransposed: Bool = false
     ) {
         var beta: Float = 0
         if let bias {
@@ -15,7 +16,7 @@ public enum Linear {
         }
         Gemm.multiply(m: rows, n: outFeatures, k: inFeatures,
                       a: input, lda: inFeatures,
-                      b: weight, ldb: inFeatures, transposeB: true,
+                      b: weight, ldb: weightTransposed ? outFeatures : inFeatures, transposeB: !weightTransposed,
                       c: out, ldc: outFeatures, beta: beta)
     }
 

@@ -185,6 +185,7 @@ struct InferBench: ParsableCommand {
         Threads.configure(workload.threads)
         let m = try CLI.loadModel(workload.model, task: workload.task.map { try CLI.task($0) } ?? nil, adapter: adapter)
         if !unmerged { m.mergeAdapters() }
+        m.useInferenceLayout()
         let (batches, _) = try workload.batches(model: m, count: 1, split: .dev)
         var times: [Double] = [], gemm: [Double] = []
         let tokens = batches.reduce(0) { $0 + $1.0.tokenCount }

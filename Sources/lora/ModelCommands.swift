@@ -77,6 +77,7 @@ struct PredictCommand: ParsableCommand {
     func run() throws {
         let m = try CLI.loadModel(model, task: nil, adapter: adapter)
         m.mergeAdapters()
+        m.useInferenceLayout()
         let tok = ids ? nil : try CLI.tokenizer(model)
         let k = m.config.labelCount
         var pending: [(ids: [Int32], types: [Int32])] = []
@@ -155,6 +156,7 @@ struct EvalCommand: ParsableCommand {
             CLI.note("warning: the model has no trained head for \(t.name) (initialised: \(m.newlyInitialised.joined(separator: ", "))); scores are those of a random head")
         }
         m.mergeAdapters()
+        m.useInferenceLayout()
         let data = try TaskData.load(task: t, dataDirectory: URL(fileURLWithPath: self.data), tokenizer: CLI.tokenizer(model),
                                      maxLength: maxLength, maxDevExamples: maxExamples, splits: [.dev])
         let report = try Evaluation.evaluate(model: m, task: t, examples: data.dev)

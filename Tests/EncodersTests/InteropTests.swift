@@ -61,6 +61,18 @@ final class InteropTests: XCTestCase {
         let merged = try model.predict(batch)
         let d2 = Approx.maxAbsDiff(merged, reference)
         XCTAssertLessThanOrEqual(d2, 1e-4, "merged adapter vs PEFT: max abs diff \(d2)")
+
+        // The inference layout (transposed Linear weights, NN products) computes the same
+        // logits; training and saving then refuse instead of reading transposed weights.
+        model.useInferenceLayout()
+        XCTAssertTrue(model.usesInferenceLayout)
+        let transposed = try model.predict(batch)
+        let d3 = Approx.maxAbsDiff(transposed, reference)
+        XCTAssertLessThanOrEqual(d3, 1e-4, "inference layout vs PEFT: max abs diff \(d3)")
+        XCTAssertLessThanOrEqual(Approx.maxAbsDiff(transposed, merged), 1e-5)
+        var rng = RandomGenerator(seed: 1)
+        XCTAssertThrowsError(try model.forwardBackward(batch, labels: .classes([Int32](repeating: 0, count: batch.count)), rng: &rng))
+        XCTAssertThrowsError(try model.saveModel(to: FileManager.default.temporaryDirectory.appendingPathComponent("never-written")))
     }
 
     /// What `lora merge` writes (merge, then `saveModel`) reloads here as a plain model and

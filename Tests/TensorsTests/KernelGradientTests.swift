@@ -1,6 +1,7 @@
 import XCTest
 import Foundation
 import Tensors
+import TestSupport
 
 final class GemmTests: XCTestCase {
     /// Every transpose combination, with leading dimensions larger than the matrix (strided
@@ -71,6 +72,13 @@ final class LinearTests: XCTestCase {
             let fr = FloatBuffer(r)
             Linear.backward(dInput: dX.pointer, dWeight: dW.pointer, dBias: dB.pointer, dOut: fr.readPointer,
                             input: fi.readPointer, weight: fw.readPointer, rows: rows, inFeatures: c, outFeatures: oc)
+            // A weight stored transposed, (C, OC), gives the same output.
+            var wt = [Float](repeating: 0, count: oc * c)
+            for o in 0..<oc { for i in 0..<c { wt[i * oc + o] = w[o * c + i] } }
+            let fwt = FloatBuffer(wt), outT = FloatBuffer(count: rows * oc)
+            Linear.forward(out: outT.pointer, input: fi.readPointer, weight: fwt.readPointer, bias: fb.readPointer,
+                           rows: rows, inFeatures: c, outFeatures: oc, weightTransposed: true)
+            XCTAssertLessThanOrEqual(Approx.maxAbsDiff(outT.toArray(), out.toArray()), 1e-6)
             GradientCheck.check("linear \(rows)x\(c)->\(oc)", inputs: [inp, w, b], projection: r,
                                 ours: (out.toArray(), [dX.toArray().map { $0 - 0.5 }, dW.toArray().map { $0 + 0.25 }, dB.toArray().map { $0 - 1 }]),
                                 reference: reference(rows: rows, c: c, oc: oc))
