@@ -37,9 +37,10 @@ public final class Parameter: @unchecked Sendable {
     public func transposeStorage() {
         precondition(shape.count == 2, "transposeStorage: \(name) is not 2-D")
         let (rows, cols) = isTransposed ? (shape[1], shape[0]) : (shape[0], shape[1])
-        let copy = FloatBuffer(value.toArray())
-        let src = copy.readPointer, dst = value.pointer
-        for r in 0..<rows { for c in 0..<cols { dst[c * rows + r] = src[r * cols + c] } }
+        let dst = value.pointer
+        value.toArray().withUnsafeBufferPointer { src in
+            for r in 0..<rows { for c in 0..<cols { dst[c * rows + r] = src[r * cols + c] } }
+        }
         isTransposed.toggle()
     }
 

@@ -66,16 +66,3 @@ public enum Tanh {
         for i in 0..<count { let y = output[i]; dInput[i] += dOut[i] * (1 - y * y) }
     }
 }
-
-/// Elementwise helpers used between layers.
-public enum Elementwise {
-    /// `out[i] = a[i] + b[i]` (residual connections); `out` may alias either input.
-    @inlinable public static func add(out: UnsafeMutablePointer<Float>, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, count: Int) {
-        for i in 0..<count { out[i] = a[i] + b[i] }
-    }
-
-    /// `out[i] += scale · x[i]`.
-    @inlinable public static func accumulate(into out: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, scale: Float = 1, count: Int) {
-        for i in 0..<count { out[i] += scale * x[i] }
-    }
-}

@@ -45,9 +45,14 @@ public struct PackedSequences: Sendable, Equatable {
 public enum Attention {
     /// Floats of scratch `forward` and `backward` need: two `L_max²` blocks per worker.
     public static func scratchFloats(_ sequences: PackedSequences) -> Int {
+        2 * maxSquare(sequences) * max(Threads.count, 1)
+    }
+
+    /// `L_max²`, one block of a worker's scratch.
+    static func maxSquare(_ sequences: PackedSequences) -> Int {
         var maxLength = 1
         for s in 0..<sequences.count { maxLength = max(maxLength, sequences.length(s)) }
-        return 2 * maxLength * maxLength * max(Threads.count, 1)
+        return maxLength * maxLength
     }
 
     /// Forward: `probs = softmax(scale · Q Kᵀ)`, `out = dropout(probs) · V`.
@@ -65,7 +70,7 @@ public enum Attention {
         dropoutMask: UnsafePointer<UInt8>? = nil, dropoutProbability: Float = 0,
         scratch: UnsafeMutablePointer<Float>
     ) {
-        let maxSquare = scratchFloats(sequences) / (2 * max(Threads.count, 1))
+        let maxSquare = maxSquare(sequences)
         let keep = Dropout.keepScale(dropoutProbability)
         nonisolated(unsafe) let (out, probs, q, k, v, dropoutMask, scratch) = (out, probs, q, k, v, dropoutMask, scratch)
         forEachPair(sequences, heads: heads) { worker, base, L, h, pOffset in
@@ -79,7 +84,7 @@ public enum Attention {
             var used = UnsafePointer(p)
             if let dropoutMask {
                 let d = scratch + worker * 2 * maxSquare, mk = dropoutMask + pOffset
-                for i in 0..<(L * L) { d[i] = p[i] * (Float(mk[i]) * keep) }
+                Dropout.scale(out: d, input: p, mask: mk, count: L * L, keep: keep)
                 used = UnsafePointer(d)
             }
             Gemm.multiply(m: L, n: headDim, k: L,
@@ -105,7 +110,7 @@ public enum Attention {
         // Each pair writes its own block of dq, dk and dv exactly once, so `accumulate: false`
         // overwrites them (no zeroing pass).
         let beta: Float = accumulate ? 1 : 0
-        let maxSquare = scratchFloats(sequences) / (2 * max(Threads.count, 1))
+        let maxSquare = maxSquare(sequences)
         let keep = Dropout.keepScale(dropoutProbability)
         nonisolated(unsafe) let (dq, dk, dv, dOut, probs, q, k, v, scratch, dropoutMask) =
             (dq, dk, dv, dOut, probs, q, k, v, scratch, dropoutMask)
@@ -116,7 +121,7 @@ public enum Attention {
             var used = p
             if let dropoutMask {
                 let mk = dropoutMask + pOffset
-                for i in 0..<(L * L) { dropped[i] = p[i] * (Float(mk[i]) * keep) }
+                Dropout.scale(out: dropped, input: p, mask: mk, count: L * L, keep: keep)
                 used = UnsafePointer(dropped)
             }
             // dV += usedᵀ · dOut
@@ -130,8 +135,7 @@ public enum Attention {
                           b: v + base * ldv + col, ldb: ldv, transposeB: true,
                           c: grad, ldc: L)
             if let dropoutMask {
-                let mk = dropoutMask + pOffset
-                for i in 0..<(L * L) { grad[i] *= Float(mk[i]) * keep }
+                Dropout.scale(out: grad, input: grad, mask: dropoutMask + pOffset, count: L * L, keep: keep)
             }
             // dScores = softmax′ (in place), then scaled.
             Softmax.backwardInPlace(grad, output: p, rows: L, cols: L, scale: scale)

@@ -22,13 +22,22 @@ public enum Dropout {
         if i < count { mask[i] = (rng.next() >> 40) < threshold ? 0 : 1 }
     }
 
+    /// `out[i] = input[i] · mask[i] · keep` on the calling thread (`keep` = `keepScale(p)`);
+    /// `out` may alias `input`. The loop behind `forward`, the overwriting `backward` and the
+    /// kernels that fuse dropout into a pass of their own.
+    @inlinable @inline(__always)
+    public static func scale(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, mask: UnsafePointer<UInt8>,
+                             count: Int, keep: Float) {
+        for i in 0..<count { out[i] = input[i] * (Float(mask[i]) * keep) }
+    }
+
     /// `out[i] = input[i] · mask[i] / (1 − p)`; `out` may alias `input`.
     public static func forward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, mask: UnsafePointer<UInt8>,
                                count: Int, probability p: Float) {
         let keep = keepScale(p)
         nonisolated(unsafe) let (out, input, mask) = (out, input, mask)
         Threads.parallelFor(count, minimumChunk: 65_536) { start, end in
-            for i in start..<end { out[i] = input[i] * (Float(mask[i]) * keep) }
+            scale(out: out + start, input: input + start, mask: mask + start, count: end - start, keep: keep)
         }
     }
 
@@ -42,7 +51,7 @@ public enum Dropout {
             if accumulate {
                 for i in start..<end { dInput[i] += dOut[i] * (Float(mask[i]) * keep) }
             } else {
-                for i in start..<end { dInput[i] = dOut[i] * (Float(mask[i]) * keep) }
+                scale(out: dInput + start, input: dOut + start, mask: mask + start, count: end - start, keep: keep)
             }
         }
     }

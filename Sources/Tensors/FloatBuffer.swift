@@ -10,12 +10,9 @@ public final class FloatBuffer: @unchecked Sendable {
     public let count: Int
 
     /// Allocates `count` floats, all zero.
-    public init(count: Int) {
-        precondition(count >= 0, "FloatBuffer: negative count \(count)")
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1) * MemoryLayout<Float>.stride, alignment: 64)
-        pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
+    public convenience init(count: Int) {
+        self.init(uninitializedCount: count)
         pointer.initialize(repeating: 0, count: max(count, 1))
-        self.count = count
     }
 
     /// Allocates `count` floats left uninitialised: pages are not touched (so not resident)

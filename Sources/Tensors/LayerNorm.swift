@@ -89,6 +89,21 @@ public enum Rows {
         return s
     }
 
+    /// `Σ x[j] · y[j]` with eight lanes.
+    @inlinable @inline(__always)
+    public static func dot(_ x: UnsafePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) -> Float {
+        var acc = SIMD8<Float>()
+        var j = 0
+        while j + 8 <= n {
+            acc = acc.addingProduct(UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self),
+                                    UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self))
+            j += 8
+        }
+        var s = acc.sum()
+        while j < n { s += x[j] * y[j]; j += 1 }
+        return s
+    }
+
     /// `Σ (x[j] − mean)²` with eight lanes.
     @inlinable @inline(__always)
     public static func sumSquaredDeviation(_ x: UnsafePointer<Float>, _ n: Int, mean: Float) -> Float {
@@ -154,8 +169,7 @@ public enum ResidualLayerNorm {
                 LayerNorm.backwardRow(dInput: dx, accumulate: false, dOut: dOut + r * cols, input: input + r * cols,
                                       mean: mean[r], rstd: rstd[r], weight: weight, cols: cols)
                 if let mask {
-                    let mk = mask + r * cols
-                    for j in 0..<cols { dd[j] = dx[j] * (Float(mk[j]) * keep) }
+                    Dropout.scale(out: dd, input: dx, mask: mask + r * cols, count: cols, keep: keep)
                 } else {
                     dd.update(from: dx, count: cols)
                 }

@@ -42,8 +42,7 @@ public enum Softmax {
     @inlinable public static func backward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, output: UnsafePointer<Float>, rows: Int, cols: Int) {
         for r in 0..<rows {
             let y = output + r * cols, g = dOut + r * cols, dx = dInput + r * cols
-            var dot: Float = 0
-            for j in 0..<cols { dot += g[j] * y[j] }
+            let dot = Rows.dot(g, y, cols)
             for j in 0..<cols { dx[j] += y[j] * (g[j] - dot) }
         }
     }
@@ -54,15 +53,7 @@ public enum Softmax {
                                                   rows: Int, cols: Int, scale: Float) {
         for r in 0..<rows {
             let y = output + r * cols, gr = g + r * cols
-            var acc = SIMD8<Float>()
-            var j = 0
-            while j + 8 <= cols {
-                acc = acc.addingProduct(UnsafeRawPointer(gr + j).loadUnaligned(as: SIMD8<Float>.self),
-                                        UnsafeRawPointer(y + j).loadUnaligned(as: SIMD8<Float>.self))
-                j += 8
-            }
-            var dot = acc.sum()
-            while j < cols { dot += gr[j] * y[j]; j += 1 }
+            let dot = Rows.dot(gr, y, cols)
             for j in 0..<cols { gr[j] = y[j] * (gr[j] - dot) * scale }
         }
     }
