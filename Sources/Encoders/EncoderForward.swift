@@ -61,7 +61,7 @@ extension EncoderModel {
     /// Logits `(B, K)` in evaluation mode (no dropout).
     public func predict(_ batch: EncoderBatch) throws -> [Float] {
         var rng = RandomGenerator(seed: 0)
-        let state = try forward(batch, training: false, backward: false, rng: &rng)
+        let state = try forward(batch, training: false, backward: false, firstTokensOnly: true, rng: &rng)
         return Array(UnsafeBufferPointer(start: state.logits, count: batch.count * config.labelCount))
     }
 
@@ -147,6 +147,41 @@ extension EncoderModel {
         return mask
     }
 
+    /// One encoder layer in evaluation mode for each sequence's first token only: writes
+    /// `(B, C)` rows to `out` from the `(T_total, C)` `input`. Keys and values cover every
+    /// token; everything downstream of the attention runs on `B` rows.
+    func lastLayerFirstTokens(_ layer: EncoderLayer, out: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>,
+                              sequences: PackedSequences, buffers: InferenceBuffers,
+                              geluOut: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                              rng: inout RandomGenerator) {
+        let b = sequences.count, c = config.hiddenSize, t = sequences.totalTokens
+        var unused = AdapterSaved()
+        // The first token's row of each sequence, packed: it feeds the query and both residuals.
+        let first = buffers.pre2
+        for s in 0..<b { (first + s * c).update(from: x + sequences.offsets[s] * c, count: c) }
+        linearForward(layer.query, out: buffers.q, input: first, rows: b, saved: &unused, training: false, rng: &rng)
+        linearForward(layer.key, out: buffers.k, input: x, rows: t, saved: &unused, training: false, rng: &rng)
+        linearForward(layer.value, out: buffers.v, input: x, rows: t, saved: &unused, training: false, rng: &rng)
+        let context = buffers.interPre
+        Attention.forwardFirstQuery(out: context, ldOut: c, q: buffers.q, ldq: c, k: buffers.k, ldk: c, v: buffers.v, ldv: c,
+                                    sequences: sequences, heads: config.headCount, headDim: config.headDim,
+                                    scale: 1 / Float(config.headDim).squareRoot(), scratch: scratch)
+        linearForward(layer.attentionOutput, out: buffers.pre1, input: context, rows: b, saved: &unused, training: false, rng: &rng)
+        let norm1 = buffers.q
+        ResidualLayerNorm.forward(out: norm1, mean: buffers.mean1, rstd: buffers.rstd1, dense: buffers.pre1, residual: first,
+                                  mask: nil, probability: 0,
+                                  weight: layer.attentionNormWeight.pointer, bias: layer.attentionNormBias.pointer,
+                                  rows: b, cols: c, eps: config.layerNormEps)
+        linearForward(layer.intermediate, out: buffers.interPre, input: norm1, rows: b, saved: &unused, training: false, rng: &rng)
+        GELU.forward(out: geluOut, input: buffers.interPre, count: b * config.intermediateSize)
+        let pre2 = buffers.k
+        linearForward(layer.output, out: pre2, input: geluOut, rows: b, saved: &unused, training: false, rng: &rng)
+        ResidualLayerNorm.forward(out: out, mean: buffers.mean2, rstd: buffers.rstd2, dense: pre2, residual: norm1,
+                                  mask: nil, probability: 0,
+                                  weight: layer.outputNormWeight.pointer, bias: layer.outputNormBias.pointer,
+                                  rows: b, cols: c, eps: config.layerNormEps)
+    }
+
     /// Per-layer buffers for a forward pass that no backward pass follows: every layer reuses
     /// them, and layer outputs alternate between two.
     struct InferenceBuffers {
@@ -165,7 +200,15 @@ extension EncoderModel {
 
     /// The forward pass. `training` turns dropout on; `backward` keeps per layer what the
     /// backward pass reads (without it, every layer reuses one set of buffers).
-    func forward(_ batch: EncoderBatch, training: Bool, backward keep: Bool, rng: inout RandomGenerator) throws -> ForwardState {
+    ///
+    /// `firstTokensOnly` (inference only) computes the last layer for each sequence's first
+    /// token alone, the only row the classification head reads: its keys and values still
+    /// cover every token, but its query, attention output, feed-forward and LayerNorm rows
+    /// shrink from `T_total` to `B`. The logits are those of the full pass; the last layer's
+    /// saved output then holds `B` rows.
+    func forward(_ batch: EncoderBatch, training: Bool, backward keep: Bool, firstTokensOnly: Bool = false,
+                 rng: inout RandomGenerator) throws -> ForwardState {
+        precondition(!(firstTokensOnly && (keep || training)), "firstTokensOnly is for inference passes")
         try validate(batch)
         arena.reset()
         let t = batch.tokenCount, c = config.hiddenSize, im = config.intermediateSize, b = batch.count
@@ -195,6 +238,17 @@ extension EncoderModel {
         let sharedContext = arena.allocate(t * c), sharedNorm1 = arena.allocate(t * c), geluOut = arena.allocate(t * im)
         let hiddenP = config.hiddenDropout
         for (l, layer) in layers.enumerated() {
+            if firstTokensOnly && l == layers.count - 1, let reuse {
+                let out = l % 2 == 0 ? reuse.outputs.0 : reuse.outputs.1
+                lastLayerFirstTokens(layer, out: out, input: x, sequences: batch.sequences, buffers: reuse,
+                                     geluOut: geluOut, scratch: attnScratch, rng: &rng)
+                saved.append(LayerSaved(input: x, q: reuse.q, k: reuse.k, v: reuse.v, probs: reuse.probs, attentionMask: nil,
+                                        context: sharedContext, mask1: nil, pre1: reuse.pre1, mean1: reuse.mean1,
+                                        rstd1: reuse.rstd1, norm1: sharedNorm1, interPre: reuse.interPre, mask2: nil,
+                                        pre2: reuse.pre2, mean2: reuse.mean2, rstd2: reuse.rstd2, output: out))
+                x = out
+                continue
+            }
             let q = reuse?.q ?? arena.allocate(t * c), k = reuse?.k ?? arena.allocate(t * c), v = reuse?.v ?? arena.allocate(t * c)
             var ad = [AdapterSaved](repeating: AdapterSaved(), count: 6)
             linearForward(layer.query, out: q, input: x, rows: t, saved: &ad[0], training: training, rng: &rng)
@@ -236,7 +290,11 @@ extension EncoderModel {
 
         // Head on the first token of each sequence.
         let cls = arena.allocate(b * c)
-        for s in 0..<b { (cls + s * c).update(from: x + batch.sequences.offsets[s] * c, count: c) }
+        if firstTokensOnly {
+            cls.update(from: x, count: b * c)
+        } else {
+            for s in 0..<b { (cls + s * c).update(from: x + batch.sequences.offsets[s] * c, count: c) }
+        }
         var noAdapter = AdapterSaved()
         var denseInMask: UnsafeMutablePointer<UInt8>? = nil
         if config.family == .roberta {

@@ -149,6 +149,17 @@ public final class EncoderModel: @unchecked Sendable {
         return Double(config.layerCount) * perLayer + head
     }
 
+    /// Floating-point operations of `predict(batch)`: `forwardFlops` less what the last layer
+    /// skips by computing only each sequence's first token (its query, attention output and
+    /// feed-forward rows, and all but one query row of its attention).
+    public func predictionFlops(_ batch: EncoderBatch) -> Double {
+        let t = Double(batch.tokenCount), b = Double(batch.count)
+        let c = Double(config.hiddenSize), i = Double(config.intermediateSize)
+        var skippedAttention = 0.0
+        for s in 0..<batch.count { let l = Double(batch.sequences.length(s)); skippedAttention += 4 * (l * l - l) * c }
+        return forwardFlops(batch) - 2 * (t - b) * (2 * c * c + 2 * c * i) - skippedAttention
+    }
+
     /// Floating-point operations of one training step (forward, input gradients, and weight
     /// gradients only for trainable weights).
     public func trainingFlops(_ batch: EncoderBatch) -> Double {

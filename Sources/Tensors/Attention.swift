@@ -94,6 +94,34 @@ public enum Attention {
         }
     }
 
+    /// Forward for one query per sequence: `out[s] = softmax(scale · q[s] · K_sᵀ) · V_s`, the
+    /// first row of `forward`'s output for each sequence without dropout.
+    ///
+    /// An encoder whose head reads only each sequence's first token needs nothing else from
+    /// its last layer's attention. `q` and `out` are `(B, C)`, one row per sequence; `k` and `v`
+    /// are `(T_total, C)`. `scratch` holds the longest sequence's scores (`L_max` floats).
+    public static func forwardFirstQuery(
+        out: UnsafeMutablePointer<Float>, ldOut: Int,
+        q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
+        sequences: PackedSequences, heads: Int, headDim: Int, scale: Float,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        for s in 0..<sequences.count {
+            let base = sequences.offsets[s], L = sequences.length(s)
+            for h in 0..<heads {
+                let col = h * headDim
+                let query = q + s * ldq + col, o = out + s * ldOut + col
+                for j in 0..<L { scratch[j] = scale * Rows.dot(query, k + (base + j) * ldk + col, headDim) }
+                Softmax.forward(out: scratch, input: scratch, rows: 1, cols: L)
+                o.update(repeating: 0, count: headDim)
+                for j in 0..<L {
+                    let p = scratch[j], row = v + (base + j) * ldv + col
+                    for d in 0..<headDim { o[d] += p * row[d] }
+                }
+            }
+        }
+    }
+
     /// Backward: accumulates `dq`, `dk`, `dv` (each `(T_total, C)` with its row stride), or
     /// overwrites them when `accumulate` is false.
     ///

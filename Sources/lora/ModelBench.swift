@@ -189,7 +189,7 @@ struct InferBench: ParsableCommand {
         let (batches, _) = try workload.batches(model: m, count: 1, split: .dev)
         var times: [Double] = [], gemm: [Double] = []
         let tokens = batches.reduce(0) { $0 + $1.0.tokenCount }
-        let flops = batches.reduce(0.0) { $0 + m.forwardFlops($1.0) }
+        let flops = batches.reduce(0.0) { $0 + m.predictionFlops($1.0) }
         for i in 0..<(workload.warmup + workload.steps) {
             Gemm.profiledNanoseconds = 0
             Gemm.profiling = i >= workload.warmup

@@ -44,6 +44,9 @@ final class EncoderParityTests: XCTestCase {
         var rng = RandomGenerator(seed: 0)
         let (loss, logits) = try model.forwardBackward(batch, labels: labels, training: false, rng: &rng)
         XCTAssertLessThanOrEqual(Approx.maxAbsDiff(logits, try expected.floats("logits")), 1e-5, "\(name): logits", file: file, line: line)
+        // predict computes the last layer for each sequence's first token only.
+        XCTAssertLessThanOrEqual(Approx.maxAbsDiff(try model.predict(batch), try expected.floats("logits")), 1e-5,
+                                 "\(name): predict's logits", file: file, line: line)
         XCTAssertEqual(loss, try expected.floats("loss")[0], accuracy: 1e-5, "\(name): loss", file: file, line: line)
         XCTAssertLessThanOrEqual(Approx.maxAbsDiff(try model.hiddenStates(batch), try expected.floats("hidden")), 1e-5,
                                  "\(name): last hidden state", file: file, line: line)
@@ -101,6 +104,24 @@ final class EncoderParityTests: XCTestCase {
 
     func testTinyRobertaLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-roberta") }
     func testTinyBertLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-bert") }
+
+    /// `predict` (last layer on first tokens only) gives the logits of the full forward pass,
+    /// one-token sequences included.
+    func testPredictMatchesFullForwardPass() throws {
+        for name in ["tiny-bert", "tiny-roberta"] {
+            let model = try EncoderModel.load(directory: try requireFixture("encoders/\(name)"))
+            var rng = RandomGenerator(seed: 3)
+            let lengths = [1, 9, 4, 1, 17]
+            let sequences = lengths.map { l in (0..<l).map { _ in Int32(5 + Int(rng.next() % 90)) } }
+            let batch = EncoderBatch(sequences: sequences, typeIds: lengths.map { [Int32](repeating: 0, count: $0) })
+            let labels: BatchLabels = model.config.isRegression
+                ? .targets([Float](repeating: 0, count: lengths.count)) : .classes([Int32](repeating: 0, count: lengths.count))
+            let full = try model.forwardBackward(batch, labels: labels, training: false, rng: &rng).logits
+            let predicted = try model.predict(batch)
+            XCTAssertEqual(predicted.count, full.count)
+            XCTAssertLessThanOrEqual(Approx.maxAbsDiff(predicted, full), 1e-5, "\(name)")
+        }
+    }
 
     /// all-MiniLM-L6-v2 (real weights) on 64 MRPC dev pairs: logits within 1e-4 of transformers.
     func testMiniLMLogitsOnRealMRPCPairs() throws {

@@ -350,6 +350,27 @@ final class AttentionTests: XCTestCase {
         run(lengths: [4, 2, 6], heads: 2, headDim: 3, dropout: true, seed: 23)
     }
 
+    /// The one-query kernel gives each sequence's first row of the full attention output.
+    func testFirstQueryMatchesFirstRowOfFullAttention() {
+        var rng = RandomGenerator(seed: 31)
+        let lengths = [1, 6, 13, 2], heads = 3, headDim = 5, c = 15
+        let seqs = PackedSequences(lengths: lengths)
+        let t = seqs.totalTokens
+        let q = FloatBuffer(GradientCheck.randomArray(t * c, &rng, scale: 1.5))
+        let k = FloatBuffer(GradientCheck.randomArray(t * c, &rng, scale: 1.5)), v = FloatBuffer(GradientCheck.randomArray(t * c, &rng))
+        let full = FloatBuffer(count: t * c), probs = FloatBuffer(count: seqs.attentionFloats(heads: heads))
+        let scratch = FloatBuffer(count: Attention.scratchFloats(seqs))
+        Attention.forward(out: full.pointer, ldOut: c, probs: probs.pointer, q: q.readPointer, ldq: c, k: k.readPointer, ldk: c,
+                          v: v.readPointer, ldv: c, sequences: seqs, heads: heads, headDim: headDim, scale: 0.4, scratch: scratch.pointer)
+        let firstQueries = FloatBuffer(count: lengths.count * c), out = FloatBuffer(count: lengths.count * c)
+        for s in 0..<lengths.count { (firstQueries.pointer + s * c).update(from: q.readPointer + seqs.offsets[s] * c, count: c) }
+        Attention.forwardFirstQuery(out: out.pointer, ldOut: c, q: firstQueries.readPointer, ldq: c, k: k.readPointer, ldk: c,
+                                    v: v.readPointer, ldv: c, sequences: seqs, heads: heads, headDim: headDim, scale: 0.4,
+                                    scratch: scratch.pointer)
+        let expected = (0..<lengths.count).flatMap { s in Array(full.toArray()[(seqs.offsets[s] * c)..<((seqs.offsets[s] + 1) * c)]) }
+        XCTAssertLessThanOrEqual(Approx.maxAbsDiff(out.toArray(), expected), 1e-6)
+    }
+
     /// Packing is exact: a sequence's output does not depend on its batch neighbours.
     func testSequenceIndependentOfNeighbours() {
         var rng = RandomGenerator(seed: 30)
