@@ -72,11 +72,13 @@ extension EncoderModel {
         if lowestLayerNeeded < layers.count { encoderNeedsGradient = true }
         guard encoderNeedsGradient else { return }
 
-        var dX = arena.allocate(t * c, zeroed: true)
+        // The head's gradient reaches the first token of each sequence: a first-token last
+        // layer takes it as it is, a full one as a (T, C) gradient zero elsewhere.
+        var dX = arena.allocate(t * c)
         var dNext = arena.allocate(t * c)
-        for s in 0..<b {
-            let row = dX + st.sequences.offsets[s] * c, g = dCls + s * c
-            for j in 0..<c { row[j] += g[j] }
+        if st.layers.last?.firstRows == nil {
+            dX.update(repeating: 0, count: t * c)
+            for s in 0..<b { (dX + st.sequences.offsets[s] * c).update(from: dCls + s * c, count: c) }
         }
         let dDense = arena.allocate(t * c), dNorm1 = arena.allocate(t * c), dContext = arena.allocate(t * c)
         let dq = arena.allocate(t * c), dk = arena.allocate(t * c), dv = arena.allocate(t * c)
@@ -87,6 +89,14 @@ extension EncoderModel {
         for l in stride(from: layers.count - 1, through: 0, by: -1) {
             if l < lowestLayerNeeded && !embeddingsTrainable { break }
             let layer = layers[l], sv = st.layers[l]
+            let needInput = l > 0 || embeddingsTrainable
+            if let first = sv.firstRows {
+                firstTokenLayerBackward(layer, saved: sv, first: first, dOut: dCls, dInput: needInput ? dNext : nil,
+                                        sequences: st.sequences, geluOut: geluOut, scratch: scratch,
+                                        attentionScratch: st.attentionScratch)
+                swap(&dX, &dNext)
+                continue
+            }
             // Output LayerNorm: residual gradient to norm1, and through dropout to the output dense.
             ResidualLayerNorm.backward(dResidual: dNorm1, dDense: dDense, dWeight: layer.outputNormWeight.gradientPointer,
                                        dBias: layer.outputNormBias.gradientPointer, dOut: dX, input: sv.pre2, mean: sv.mean2,
@@ -110,7 +120,6 @@ extension EncoderModel {
                                scale: 1 / Float(hd).squareRoot(), scratch: st.attentionScratch,
                                dropoutMask: sv.attentionMask.map { UnsafePointer($0) }, dropoutProbability: config.attentionDropout,
                                accumulate: false)
-            let needInput = l > 0 || embeddingsTrainable
             let dIn: UnsafeMutablePointer<Float>? = needInput ? dNext : nil
             linearBackward(layer.query, dInput: dIn, dOut: dq, input: sv.input, rows: t, saved: sv.adapters[0], scratch: scratch)
             linearBackward(layer.key, dInput: dIn, dOut: dk, input: sv.input, rows: t, saved: sv.adapters[1], scratch: scratch)
@@ -134,5 +143,46 @@ extension EncoderModel {
         st.typeIds.withUnsafeBufferPointer { ids in
             if let g = typeEmbeddings.gradientPointer { Embedding.backward(dTable: g, dOut: dSum, ids: ids.baseAddress!, count: t, dim: c) }
         }
+    }
+
+    /// Backward of `firstTokenLayerForward` given the gradient of its `(B, C)` output:
+    /// overwrites `dInput` `(T, C)` when given, and accumulates the parameter gradients.
+    func firstTokenLayerBackward(_ layer: EncoderLayer, saved sv: LayerSaved, first: UnsafeMutablePointer<Float>,
+                                 dOut: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>?, sequences: PackedSequences,
+                                 geluOut: UnsafeMutablePointer<Float>, scratch: BackwardScratch?,
+                                 attentionScratch: UnsafeMutablePointer<Float>) {
+        let b = sequences.count, t = sequences.totalTokens, c = config.hiddenSize, im = config.intermediateSize
+        let nh = config.headCount, hd = config.headDim, hiddenP = config.hiddenDropout
+        let dNorm1 = arena.allocate(b * c), dDense = arena.allocate(b * c), dFirst = arena.allocate(b * c)
+        let dContext = arena.allocate(b * c), dInter = arena.allocate(b * im)
+        let dq = arena.allocate(b * c), dk = arena.allocate(t * c), dv = arena.allocate(t * c)
+        ResidualLayerNorm.backward(dResidual: dNorm1, dDense: dDense, dWeight: layer.outputNormWeight.gradientPointer,
+                                   dBias: layer.outputNormBias.gradientPointer, dOut: dOut, input: sv.pre2, mean: sv.mean2,
+                                   rstd: sv.rstd2, mask: sv.mask2.map { UnsafePointer($0) }, probability: hiddenP,
+                                   weight: layer.outputNormWeight.pointer, rows: b, cols: c)
+        if layer.output.needsInputInBackward { GELU.forward(out: geluOut, input: sv.interPre, count: b * im) }
+        linearBackward(layer.output, dInput: dInter, accumulateInput: false, dOut: dDense, input: geluOut, rows: b,
+                       saved: sv.adapters[5], scratch: scratch)
+        GELU.backward(dInput: dInter, dOut: dInter, input: sv.interPre, count: b * im, accumulate: false)
+        linearBackward(layer.intermediate, dInput: dNorm1, dOut: dInter, input: sv.norm1, rows: b, saved: sv.adapters[4], scratch: scratch)
+        ResidualLayerNorm.backward(dResidual: dFirst, dDense: dDense, dWeight: layer.attentionNormWeight.gradientPointer,
+                                   dBias: layer.attentionNormBias.gradientPointer, dOut: dNorm1, input: sv.pre1, mean: sv.mean1,
+                                   rstd: sv.rstd1, mask: sv.mask1.map { UnsafePointer($0) }, probability: hiddenP,
+                                   weight: layer.attentionNormWeight.pointer, rows: b, cols: c)
+        linearBackward(layer.attentionOutput, dInput: dContext, accumulateInput: false, dOut: dDense, input: sv.context, rows: b,
+                       saved: sv.adapters[3], scratch: scratch)
+        Attention.backwardFirstQuery(dq: dq, lddq: c, dk: dk, lddk: c, dv: dv, lddv: c, dOut: dContext, ldDOut: c, probs: sv.probs,
+                                     q: sv.q, ldq: c, k: sv.k, ldk: c, v: sv.v, ldv: c, sequences: sequences, heads: nh, headDim: hd,
+                                     scale: 1 / Float(hd).squareRoot(),
+                                     dropoutMask: sv.attentionMask.map { UnsafePointer($0) }, dropoutProbability: config.attentionDropout,
+                                     scratch: attentionScratch)
+        linearBackward(layer.query, dInput: dInput == nil ? nil : dFirst, dOut: dq, input: first, rows: b,
+                       saved: sv.adapters[0], scratch: scratch)
+        linearBackward(layer.key, dInput: dInput, accumulateInput: false, dOut: dk, input: sv.input, rows: t,
+                       saved: sv.adapters[1], scratch: scratch)
+        linearBackward(layer.value, dInput: dInput, dOut: dv, input: sv.input, rows: t, saved: sv.adapters[2], scratch: scratch)
+        // The first-token rows also feed the query and the residual path.
+        guard let dInput else { return }
+        for s in 0..<b { Rows.addScaled(dInput + sequences.offsets[s] * c, 1, dFirst + s * c, c) }
     }
 }

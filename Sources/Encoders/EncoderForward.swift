@@ -61,7 +61,7 @@ extension EncoderModel {
     /// Logits `(B, K)` in evaluation mode (no dropout).
     public func predict(_ batch: EncoderBatch) throws -> [Float] {
         var rng = RandomGenerator(seed: 0)
-        let state = try forward(batch, training: false, backward: false, firstTokensOnly: true, rng: &rng)
+        let state = try forward(batch, training: false, backward: false, firstTokensOnly: lastLayerFirstTokensOnly, rng: &rng)
         return Array(UnsafeBufferPointer(start: state.logits, count: batch.count * config.labelCount))
     }
 
@@ -93,7 +93,7 @@ extension EncoderModel {
         guard !usesInferenceLayout else {
             throw EncoderError.invalidInput("training needs the checkpoint weight layout; this model was switched to the inference layout")
         }
-        let state = try forward(batch, training: training, backward: true, rng: &rng)
+        let state = try forward(batch, training: training, backward: true, firstTokensOnly: lastLayerFirstTokensOnly, rng: &rng)
         let dLogits = arena.allocate(b * k, zeroed: true)
         let loss: Float
         switch labels {
@@ -109,7 +109,11 @@ extension EncoderModel {
 
     // MARK: forward
 
+    /// `out = input · Wᵀ + b (+ s · drop(input) · Aᵀ · Bᵀ)`. With `firstRowsOf`, `input` holds
+    /// the first-token rows of those sequences and the adapter's dropout mask is drawn for all
+    /// their rows (see `firstRowsMask`).
     func linearForward(_ lin: LinearLayer, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, rows: Int,
+                       firstRowsOf sequences: PackedSequences? = nil,
                        saved: inout AdapterSaved, training: Bool, rng: inout RandomGenerator) {
         Linear.forward(out: out, input: input, weight: lin.weight.pointer, bias: lin.bias.pointer,
                        rows: rows, inFeatures: lin.inFeatures, outFeatures: lin.outFeatures,
@@ -118,8 +122,14 @@ extension EncoderModel {
         let inF = lin.inFeatures, outF = lin.outFeatures, r = ad.rank
         var x = input
         if training && ad.dropout > 0 {
-            let mask = arena.allocateBytes(rows * inF), xd = arena.allocate(rows * inF)
-            Dropout.makeMask(mask, count: rows * inF, probability: ad.dropout, rng: &rng)
+            let mask: UnsafeMutablePointer<UInt8>
+            if let sequences {
+                mask = firstRowsMask(sequences, cols: inF, probability: ad.dropout, training: true, rng: &rng)!
+            } else {
+                mask = arena.allocateBytes(rows * inF)
+                Dropout.makeMask(mask, count: rows * inF, probability: ad.dropout, rng: &rng)
+            }
+            let xd = arena.allocate(rows * inF)
             Dropout.forward(out: xd, input: input, mask: mask, count: rows * inF, probability: ad.dropout)
             saved.mask = mask
             saved.droppedInput = xd
@@ -147,39 +157,71 @@ extension EncoderModel {
         return mask
     }
 
-    /// One encoder layer in evaluation mode for each sequence's first token only: writes
-    /// `(B, C)` rows to `out` from the `(T_total, C)` `input`. Keys and values cover every
-    /// token; everything downstream of the attention runs on `B` rows.
-    func lastLayerFirstTokens(_ layer: EncoderLayer, out: UnsafeMutablePointer<Float>, input x: UnsafePointer<Float>,
-                              sequences: PackedSequences, buffers: InferenceBuffers,
-                              geluOut: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                              rng: inout RandomGenerator) {
-        let b = sequences.count, c = config.hiddenSize, t = sequences.totalTokens
-        var unused = AdapterSaved()
-        // The first token's row of each sequence, packed: it feeds the query and both residuals.
-        let first = buffers.pre2
+    /// A dropout mask for the first-token rows `(B, cols)` of a `(T, cols)` activation, drawn
+    /// for all `T` rows so the random stream is that of the full layer; nil without dropout.
+    func firstRowsMask(_ sequences: PackedSequences, cols: Int, probability: Float, training: Bool,
+                       rng: inout RandomGenerator) -> UnsafeMutablePointer<UInt8>? {
+        guard let full = dropoutMask(count: sequences.totalTokens * cols, probability: probability, training: training, rng: &rng) else {
+            return nil
+        }
+        let compact = arena.allocateBytes(sequences.count * cols)
+        for s in 0..<sequences.count { (compact + s * cols).update(from: full + sequences.offsets[s] * cols, count: cols) }
+        return compact
+    }
+
+    /// One encoder layer for each sequence's first token only: from the `(T, C)` `input`,
+    /// returns what it saved, its output holding `(B, C)` rows. Keys and values cover every
+    /// token; the query and everything after the attention run on `B` rows. Dropout masks
+    /// are drawn in the full layer's order and shapes.
+    func firstTokenLayerForward(_ layer: EncoderLayer, input x: UnsafeMutablePointer<Float>, sequences: PackedSequences,
+                                training: Bool, geluOut: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                                rng: inout RandomGenerator) -> LayerSaved {
+        let b = sequences.count, c = config.hiddenSize, im = config.intermediateSize, t = sequences.totalTokens
+        let nh = config.headCount, hiddenP = config.hiddenDropout
+        var ad = [AdapterSaved](repeating: AdapterSaved(), count: 6)
+        let first = arena.allocate(b * c)
         for s in 0..<b { (first + s * c).update(from: x + sequences.offsets[s] * c, count: c) }
-        linearForward(layer.query, out: buffers.q, input: first, rows: b, saved: &unused, training: false, rng: &rng)
-        linearForward(layer.key, out: buffers.k, input: x, rows: t, saved: &unused, training: false, rng: &rng)
-        linearForward(layer.value, out: buffers.v, input: x, rows: t, saved: &unused, training: false, rng: &rng)
-        let context = buffers.interPre
-        Attention.forwardFirstQuery(out: context, ldOut: c, q: buffers.q, ldq: c, k: buffers.k, ldk: c, v: buffers.v, ldv: c,
-                                    sequences: sequences, heads: config.headCount, headDim: config.headDim,
-                                    scale: 1 / Float(config.headDim).squareRoot(), scratch: scratch)
-        linearForward(layer.attentionOutput, out: buffers.pre1, input: context, rows: b, saved: &unused, training: false, rng: &rng)
-        let norm1 = buffers.q
-        ResidualLayerNorm.forward(out: norm1, mean: buffers.mean1, rstd: buffers.rstd1, dense: buffers.pre1, residual: first,
-                                  mask: nil, probability: 0,
+        let q = arena.allocate(b * c), k = arena.allocate(t * c), v = arena.allocate(t * c)
+        linearForward(layer.query, out: q, input: first, rows: b, firstRowsOf: sequences, saved: &ad[0], training: training, rng: &rng)
+        linearForward(layer.key, out: k, input: x, rows: t, saved: &ad[1], training: training, rng: &rng)
+        linearForward(layer.value, out: v, input: x, rows: t, saved: &ad[2], training: training, rng: &rng)
+        var attentionMask: UnsafeMutablePointer<UInt8>? = nil
+        if let full = dropoutMask(count: sequences.attentionFloats(heads: nh), probability: config.attentionDropout,
+                                  training: training, rng: &rng) {
+            attentionMask = arena.allocateBytes(nh * t)
+            Attention.firstQueryMask(attentionMask!, from: full, sequences: sequences, heads: nh)
+        }
+        let probs = arena.allocate(nh * t), context = arena.allocate(b * c)
+        Attention.forwardFirstQuery(out: context, ldOut: c, probs: probs, q: q, ldq: c, k: k, ldk: c, v: v, ldv: c,
+                                    sequences: sequences, heads: nh, headDim: config.headDim,
+                                    scale: 1 / Float(config.headDim).squareRoot(),
+                                    dropoutMask: attentionMask.map { UnsafePointer($0) }, dropoutProbability: config.attentionDropout,
+                                    scratch: scratch)
+        let pre1 = arena.allocate(b * c)
+        linearForward(layer.attentionOutput, out: pre1, input: context, rows: b, firstRowsOf: sequences, saved: &ad[3],
+                      training: training, rng: &rng)
+        let mask1 = firstRowsMask(sequences, cols: c, probability: hiddenP, training: training, rng: &rng)
+        let mean1 = arena.allocate(b), rstd1 = arena.allocate(b), norm1 = arena.allocate(b * c)
+        ResidualLayerNorm.forward(out: norm1, mean: mean1, rstd: rstd1, dense: pre1, residual: first,
+                                  mask: mask1.map { UnsafePointer($0) }, probability: hiddenP,
                                   weight: layer.attentionNormWeight.pointer, bias: layer.attentionNormBias.pointer,
                                   rows: b, cols: c, eps: config.layerNormEps)
-        linearForward(layer.intermediate, out: buffers.interPre, input: norm1, rows: b, saved: &unused, training: false, rng: &rng)
-        GELU.forward(out: geluOut, input: buffers.interPre, count: b * config.intermediateSize)
-        let pre2 = buffers.k
-        linearForward(layer.output, out: pre2, input: geluOut, rows: b, saved: &unused, training: false, rng: &rng)
-        ResidualLayerNorm.forward(out: out, mean: buffers.mean2, rstd: buffers.rstd2, dense: pre2, residual: norm1,
-                                  mask: nil, probability: 0,
+        let interPre = arena.allocate(b * im)
+        linearForward(layer.intermediate, out: interPre, input: norm1, rows: b, firstRowsOf: sequences, saved: &ad[4],
+                      training: training, rng: &rng)
+        GELU.forward(out: geluOut, input: interPre, count: b * im)
+        let pre2 = arena.allocate(b * c)
+        linearForward(layer.output, out: pre2, input: geluOut, rows: b, firstRowsOf: sequences, saved: &ad[5],
+                      training: training, rng: &rng)
+        let mask2 = firstRowsMask(sequences, cols: c, probability: hiddenP, training: training, rng: &rng)
+        let mean2 = arena.allocate(b), rstd2 = arena.allocate(b), out = arena.allocate(b * c)
+        ResidualLayerNorm.forward(out: out, mean: mean2, rstd: rstd2, dense: pre2, residual: norm1,
+                                  mask: mask2.map { UnsafePointer($0) }, probability: hiddenP,
                                   weight: layer.outputNormWeight.pointer, bias: layer.outputNormBias.pointer,
                                   rows: b, cols: c, eps: config.layerNormEps)
+        return LayerSaved(input: x, q: q, k: k, v: v, adapters: ad, probs: probs, attentionMask: attentionMask,
+                          context: context, mask1: mask1, pre1: pre1, mean1: mean1, rstd1: rstd1, norm1: norm1,
+                          interPre: interPre, mask2: mask2, pre2: pre2, mean2: mean2, rstd2: rstd2, output: out, firstRows: first)
     }
 
     /// Per-layer buffers for a forward pass that no backward pass follows: every layer reuses
@@ -201,14 +243,11 @@ extension EncoderModel {
     /// The forward pass. `training` turns dropout on; `backward` keeps per layer what the
     /// backward pass reads (without it, every layer reuses one set of buffers).
     ///
-    /// `firstTokensOnly` (inference only) computes the last layer for each sequence's first
-    /// token alone, the only row the classification head reads: its keys and values still
-    /// cover every token, but its query, attention output, feed-forward and LayerNorm rows
-    /// shrink from `T_total` to `B`. The logits are those of the full pass; the last layer's
-    /// saved output then holds `B` rows.
+    /// `firstTokensOnly` computes the last layer for each sequence's first token alone, the
+    /// only row the classification head reads (`firstTokenLayerForward`); the logits are those
+    /// of the full pass, and the last layer's saved output holds `B` rows.
     func forward(_ batch: EncoderBatch, training: Bool, backward keep: Bool, firstTokensOnly: Bool = false,
                  rng: inout RandomGenerator) throws -> ForwardState {
-        precondition(!(firstTokensOnly && (keep || training)), "firstTokensOnly is for inference passes")
         try validate(batch)
         arena.reset()
         let t = batch.tokenCount, c = config.hiddenSize, im = config.intermediateSize, b = batch.count
@@ -238,15 +277,11 @@ extension EncoderModel {
         let sharedContext = arena.allocate(t * c), sharedNorm1 = arena.allocate(t * c), geluOut = arena.allocate(t * im)
         let hiddenP = config.hiddenDropout
         for (l, layer) in layers.enumerated() {
-            if firstTokensOnly && l == layers.count - 1, let reuse {
-                let out = l % 2 == 0 ? reuse.outputs.0 : reuse.outputs.1
-                lastLayerFirstTokens(layer, out: out, input: x, sequences: batch.sequences, buffers: reuse,
-                                     geluOut: geluOut, scratch: attnScratch, rng: &rng)
-                saved.append(LayerSaved(input: x, q: reuse.q, k: reuse.k, v: reuse.v, probs: reuse.probs, attentionMask: nil,
-                                        context: sharedContext, mask1: nil, pre1: reuse.pre1, mean1: reuse.mean1,
-                                        rstd1: reuse.rstd1, norm1: sharedNorm1, interPre: reuse.interPre, mask2: nil,
-                                        pre2: reuse.pre2, mean2: reuse.mean2, rstd2: reuse.rstd2, output: out))
-                x = out
+            if firstTokensOnly && l == layers.count - 1 {
+                let layerSaved = firstTokenLayerForward(layer, input: x, sequences: batch.sequences, training: training,
+                                                        geluOut: geluOut, scratch: attnScratch, rng: &rng)
+                saved.append(layerSaved)
+                x = layerSaved.output
                 continue
             }
             let q = reuse?.q ?? arena.allocate(t * c), k = reuse?.k ?? arena.allocate(t * c), v = reuse?.v ?? arena.allocate(t * c)

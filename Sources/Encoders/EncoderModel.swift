@@ -54,6 +54,11 @@ struct LayerSaved {
     var interPre: UnsafeMutablePointer<Float>
     var mask2: UnsafeMutablePointer<UInt8>?
     var pre2, mean2, rstd2, output: UnsafeMutablePointer<Float>
+    /// Set when the layer ran on each sequence's first token only (see
+    /// `EncoderModel.lastLayerFirstTokensOnly`): those rows of `input`, packed `(B, C)`. `q`,
+    /// `context`, `pre1`…`output` then hold `B` rows, `probs` and `attentionMask` the
+    /// one-query layout of `Attention.forwardFirstQuery`, `k`, `v` and `input` all `T` rows.
+    var firstRows: UnsafeMutablePointer<Float>? = nil
 }
 
 /// A BERT or RoBERTa encoder with its sequence-classification head, as transformers'
@@ -140,8 +145,7 @@ public final class EncoderModel: @unchecked Sendable {
     /// attention products, adapters and head), for GFLOP/s figures.
     public func forwardFlops(_ batch: EncoderBatch) -> Double {
         let t = Double(batch.tokenCount), c = Double(config.hiddenSize), i = Double(config.intermediateSize)
-        var attention = 0.0
-        for s in 0..<batch.count { let l = Double(batch.sequences.length(s)); attention += 4 * l * l * c }
+        let attention = attentionFlops(batch)
         let rank = Double(loraConfig?.rank ?? 0)
         let adapters = Double(loraConfig?.targets.count ?? 0)
         let perLayer = 2 * t * (4 * c * c + 2 * c * i) + attention + adapters * 2 * t * rank * (c + (i + c) / 2)
@@ -150,30 +154,42 @@ public final class EncoderModel: @unchecked Sendable {
     }
 
     /// Floating-point operations of `predict(batch)`: `forwardFlops` less what the last layer
-    /// skips by computing only each sequence's first token (its query, attention output and
-    /// feed-forward rows, and all but one query row of its attention).
+    /// skips when `lastLayerFirstTokensOnly` computes it for each sequence's first token only
+    /// (its query, attention output and feed-forward rows, and all but one query row of its
+    /// attention).
     public func predictionFlops(_ batch: EncoderBatch) -> Double {
+        guard lastLayerFirstTokensOnly else { return forwardFlops(batch) }
         let t = Double(batch.tokenCount), b = Double(batch.count)
         let c = Double(config.hiddenSize), i = Double(config.intermediateSize)
-        var skippedAttention = 0.0
-        for s in 0..<batch.count { let l = Double(batch.sequences.length(s)); skippedAttention += 4 * (l * l - l) * c }
-        return forwardFlops(batch) - 2 * (t - b) * (2 * c * c + 2 * c * i) - skippedAttention
+        return forwardFlops(batch) - 2 * (t - b) * (2 * c * c + 2 * c * i) - (attentionFlops(batch) - attentionFlops(batch, firstQueryOnly: true))
+    }
+
+    /// `QKᵀ` and `PV` of one layer: `4 · L² · C` per sequence, or `4 · L · C` for one query.
+    func attentionFlops(_ batch: EncoderBatch, firstQueryOnly: Bool = false) -> Double {
+        var total = 0.0
+        for s in 0..<batch.count {
+            let l = Double(batch.sequences.length(s))
+            total += 4 * l * (firstQueryOnly ? 1 : l) * Double(config.hiddenSize)
+        }
+        return total
     }
 
     /// Floating-point operations of one training step (forward, input gradients, and weight
     /// gradients only for trainable weights).
     public func trainingFlops(_ batch: EncoderBatch) -> Double {
-        let t = Double(batch.tokenCount)
+        let t = Double(batch.tokenCount), b = Double(batch.count)
         var weightGrad = 0.0
-        for layer in layers {
-            for lin in layer.linears where lin.weight.isTrainable {
-                weightGrad += 2 * t * Double(lin.inFeatures * lin.outFeatures)
+        for (l, layer) in layers.enumerated() {
+            let firstTokens = lastLayerFirstTokensOnly && l == layers.count - 1
+            for (index, lin) in layer.linears.enumerated() where lin.weight.isTrainable {
+                // Keys and values (indices 1 and 2) see every token even in a first-token layer.
+                let rows = firstTokens && index != 1 && index != 2 ? b : t
+                weightGrad += 2 * rows * Double(lin.inFeatures * lin.outFeatures)
             }
         }
         // Input gradients cost as much as the forward pass; attention backward is twice its forward.
-        var attention = 0.0
-        for s in 0..<batch.count { let l = Double(batch.sequences.length(s)); attention += 4 * l * l * Double(config.hiddenSize) }
-        return 2 * forwardFlops(batch) + Double(config.layerCount) * attention + weightGrad
+        let full = attentionFlops(batch), first = attentionFlops(batch, firstQueryOnly: lastLayerFirstTokensOnly)
+        return 2 * predictionFlops(batch) + Double(config.layerCount - 1) * full + first + weightGrad
     }
 
     /// Names of the classification head's parameters (trained with LoRA, as PEFT's `modules_to_save`).
@@ -245,6 +261,13 @@ public final class EncoderModel: @unchecked Sendable {
 
     /// Whether the encoder's Linear weights are stored transposed (`useInferenceLayout()`).
     public private(set) var usesInferenceLayout = false
+
+    /// Whether training steps and `predict` compute the last layer for each sequence's first
+    /// token only (default true). The head reads nothing else, so the logits and every
+    /// gradient are those of the full layer (dropout masks are drawn for the full shapes, so
+    /// the random stream is the same too); the query, attention output, feed-forward and
+    /// LayerNorm rows of that layer shrink from `T` to `B`. False runs the full layer.
+    public var lastLayerFirstTokensOnly = true
 
     /// Stores every encoder Linear weight transposed, `(in, out)`, so that a forward pass runs
     /// OpenBLAS's NN product: with few rows (batch-1 latency, short sentences) it is about 10 %

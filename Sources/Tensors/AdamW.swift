@@ -34,7 +34,7 @@ public enum AdamW {
         precondition(t >= 1, "AdamW: step counts from 1")
         // Scalars are formed in Double and rounded once, as torch does with Python floats.
         let b1d = config.beta1, b2d = config.beta2, lrd = Double(lr)
-        let b1 = Float(b1d), b2 = Float(b2d)
+        let b2 = Float(b2d)
         let oneMinusB1 = Float(1 - b1d), oneMinusB2 = Float(1 - b2d)
         let bc2Sqrt = Float((1 - pow(b2d, Double(t))).squareRoot())
         let stepSize = Float(lrd / (1 - pow(b1d, Double(t))))

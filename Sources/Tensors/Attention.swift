@@ -94,30 +94,96 @@ public enum Attention {
         }
     }
 
-    /// Forward for one query per sequence: `out[s] = softmax(scale · q[s] · K_sᵀ) · V_s`, the
-    /// first row of `forward`'s output for each sequence without dropout.
+    /// Forward for one query per sequence: `out[s] = dropout(softmax(scale · q[s] · K_sᵀ)) · V_s`,
+    /// the first row of `forward`'s output for each sequence.
     ///
     /// An encoder whose head reads only each sequence's first token needs nothing else from
     /// its last layer's attention. `q` and `out` are `(B, C)`, one row per sequence; `k` and `v`
-    /// are `(T_total, C)`. `scratch` holds the longest sequence's scores (`L_max` floats).
+    /// are `(T_total, C)`. For sequence `s` and head `h`, `probs` (when given; `heads · T_total`
+    /// floats) holds the `L` softmax weights at `heads · offsets[s] + h · L`, undropped, and
+    /// `dropoutMask` has the same layout (see `firstQueryMask`). `scratch` holds `L_max` floats.
     public static func forwardFirstQuery(
-        out: UnsafeMutablePointer<Float>, ldOut: Int,
+        out: UnsafeMutablePointer<Float>, ldOut: Int, probs: UnsafeMutablePointer<Float>?,
         q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
         sequences: PackedSequences, heads: Int, headDim: Int, scale: Float,
+        dropoutMask: UnsafePointer<UInt8>? = nil, dropoutProbability: Float = 0,
         scratch: UnsafeMutablePointer<Float>
     ) {
+        let keep = Dropout.keepScale(dropoutProbability)
         for s in 0..<sequences.count {
             let base = sequences.offsets[s], L = sequences.length(s)
             for h in 0..<heads {
-                let col = h * headDim
+                let col = h * headDim, pOffset = heads * base + h * L
                 let query = q + s * ldq + col, o = out + s * ldOut + col
-                for j in 0..<L { scratch[j] = scale * Rows.dot(query, k + (base + j) * ldk + col, headDim) }
-                Softmax.forward(out: scratch, input: scratch, rows: 1, cols: L)
-                o.update(repeating: 0, count: headDim)
-                for j in 0..<L {
-                    let p = scratch[j], row = v + (base + j) * ldv + col
-                    for d in 0..<headDim { o[d] += p * row[d] }
+                let p = probs.map { $0 + pOffset } ?? scratch
+                for j in 0..<L { p[j] = scale * Rows.dot(query, k + (base + j) * ldk + col, headDim) }
+                Softmax.forward(out: p, input: p, rows: 1, cols: L)
+                var used = UnsafePointer(p)
+                if let dropoutMask {
+                    Dropout.scale(out: scratch, input: p, mask: dropoutMask + pOffset, count: L, keep: keep)
+                    used = UnsafePointer(scratch)
                 }
+                o.update(repeating: 0, count: headDim)
+                for j in 0..<L { Rows.addScaled(o, used[j], v + (base + j) * ldv + col, headDim) }
+            }
+        }
+    }
+
+    /// Backward of `forwardFirstQuery`: overwrites `dq` `(B, C)` and `dk`, `dv`
+    /// `(T_total, C)` (every row of `dk` and `dv` gets exactly one write per head).
+    /// `scratch` holds `2 · L_max` floats.
+    public static func backwardFirstQuery(
+        dq: UnsafeMutablePointer<Float>, lddq: Int, dk: UnsafeMutablePointer<Float>, lddk: Int,
+        dv: UnsafeMutablePointer<Float>, lddv: Int,
+        dOut: UnsafePointer<Float>, ldDOut: Int, probs: UnsafePointer<Float>,
+        q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
+        sequences: PackedSequences, heads: Int, headDim: Int, scale: Float,
+        dropoutMask: UnsafePointer<UInt8>? = nil, dropoutProbability: Float = 0,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        let keep = Dropout.keepScale(dropoutProbability)
+        let maxLength = (0..<sequences.count).reduce(1) { max($0, sequences.length($1)) }
+        let used = scratch, grad = scratch + maxLength
+        for s in 0..<sequences.count {
+            let base = sequences.offsets[s], L = sequences.length(s)
+            for h in 0..<heads {
+                let col = h * headDim, pOffset = heads * base + h * L
+                let p = probs + pOffset, g = dOut + s * ldDOut + col
+                if let dropoutMask {
+                    Dropout.scale(out: used, input: p, mask: dropoutMask + pOffset, count: L, keep: keep)
+                } else {
+                    used.update(from: p, count: L)
+                }
+                // dV_j = used_j · dOut ; dUsed_j = dOut · V_j (through the dropout mask)
+                for j in 0..<L {
+                    let dvRow = dv + (base + j) * lddv + col
+                    for d in 0..<headDim { dvRow[d] = used[j] * g[d] }
+                    grad[j] = Rows.dot(g, v + (base + j) * ldv + col, headDim)
+                }
+                if let dropoutMask { Dropout.scale(out: grad, input: grad, mask: dropoutMask + pOffset, count: L, keep: keep) }
+                Softmax.backwardInPlace(grad, output: p, rows: 1, cols: L, scale: scale)
+                // dq = Σ_j dS_j · K_j ; dK_j = dS_j · q
+                let dqRow = dq + s * lddq + col, query = q + s * ldq + col
+                dqRow.update(repeating: 0, count: headDim)
+                for j in 0..<L {
+                    Rows.addScaled(dqRow, grad[j], k + (base + j) * ldk + col, headDim)
+                    let dkRow = dk + (base + j) * lddk + col
+                    for d in 0..<headDim { dkRow[d] = grad[j] * query[d] }
+                }
+            }
+        }
+    }
+
+    /// Copies the first query row of every (sequence, head) block of a full attention mask
+    /// (`forward`'s layout) into the compact layout of `forwardFirstQuery`.
+    public static func firstQueryMask(_ compact: UnsafeMutablePointer<UInt8>, from full: UnsafePointer<UInt8>,
+                                      sequences: PackedSequences, heads: Int) {
+        var fullOffset = 0
+        for s in 0..<sequences.count {
+            let L = sequences.length(s), base = sequences.offsets[s]
+            for h in 0..<heads {
+                (compact + heads * base + h * L).update(from: full + fullOffset, count: L)
+                fullOffset += L * L
             }
         }
     }

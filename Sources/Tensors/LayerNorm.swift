@@ -104,6 +104,20 @@ public enum Rows {
         return s
     }
 
+    /// `y[j] += a · x[j]` with eight lanes.
+    @inlinable @inline(__always)
+    public static func addScaled(_ y: UnsafeMutablePointer<Float>, _ a: Float, _ x: UnsafePointer<Float>, _ n: Int) {
+        let a8 = SIMD8<Float>(repeating: a)
+        var j = 0
+        while j + 8 <= n {
+            let r = UnsafeMutableRawPointer(y + j)
+            r.storeBytes(of: UnsafeRawPointer(r).loadUnaligned(as: SIMD8<Float>.self).addingProduct(a8, UnsafeRawPointer(x + j).loadUnaligned(as: SIMD8<Float>.self)),
+                         as: SIMD8<Float>.self)
+            j += 8
+        }
+        while j < n { y[j] += a * x[j]; j += 1 }
+    }
+
     /// `Σ (x[j] − mean)²` with eight lanes.
     @inlinable @inline(__always)
     public static func sumSquaredDeviation(_ x: UnsafePointer<Float>, _ n: Int, mean: Float) -> Float {

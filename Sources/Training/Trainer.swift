@@ -156,8 +156,7 @@ public final class Trainer {
             state = try loadCheckpoint()
             progress("resumed from \(checkpointURL.path) at step \(state.step)")
         } else {
-            try? FileManager.default.removeItem(at: logURL)
-            FileManager.default.createFile(atPath: logURL.path, contents: nil)
+            try? FileManager.default.removeItem(at: logURL)  // RunLog creates it afresh
         }
         let log = try RunLog(url: logURL, truncateTo: state.logBytes)
         if state.step > 0 {
@@ -356,7 +355,8 @@ public final class RunLog {
     /// Opens `url` for appending, first cutting it to `truncateTo` bytes when that is
     /// non-zero (a resumed run drops what was logged after its checkpoint).
     public init(url: URL, truncateTo: UInt64 = 0) throws {
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        // A file that cannot be created surfaces as FileHandle's error, which names it.
+        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
         handle = try FileHandle(forWritingTo: url)
         if truncateTo > 0 { try handle.truncate(atOffset: truncateTo) }
         bytesWritten = try handle.seekToEnd()

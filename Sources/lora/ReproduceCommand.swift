@@ -237,7 +237,7 @@ final class SampleLog: @unchecked Sendable {
     private let encoder = JSONEncoder()
 
     init(url: URL) throws {
-        FileManager.default.createFile(atPath: url.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: url.path, contents: nil)  // a failure surfaces as FileHandle's error
         handle = try FileHandle(forWritingTo: url)
         encoder.outputFormatting = .sortedKeys
     }

@@ -105,21 +105,71 @@ final class EncoderParityTests: XCTestCase {
     func testTinyRobertaLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-roberta") }
     func testTinyBertLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-bert") }
 
-    /// `predict` (last layer on first tokens only) gives the logits of the full forward pass,
-    /// one-token sequences included.
-    func testPredictMatchesFullForwardPass() throws {
+    /// A batch of random ids with one-token sequences among others.
+    func mixedLengthBatch(_ rng: inout RandomGenerator, lengths: [Int] = [1, 9, 4, 1, 17]) -> EncoderBatch {
+        let sequences = lengths.map { l in (0..<l).map { _ in Int32(5 + Int(rng.next() % 90)) } }
+        return EncoderBatch(sequences: sequences, typeIds: lengths.map { [Int32](repeating: 0, count: $0) })
+    }
+
+    /// `predict` with the last layer on first tokens only gives the logits of the full layer.
+    func testPredictMatchesFullLastLayer() throws {
         for name in ["tiny-bert", "tiny-roberta"] {
             let model = try EncoderModel.load(directory: try requireFixture("encoders/\(name)"))
             var rng = RandomGenerator(seed: 3)
-            let lengths = [1, 9, 4, 1, 17]
-            let sequences = lengths.map { l in (0..<l).map { _ in Int32(5 + Int(rng.next() % 90)) } }
-            let batch = EncoderBatch(sequences: sequences, typeIds: lengths.map { [Int32](repeating: 0, count: $0) })
-            let labels: BatchLabels = model.config.isRegression
-                ? .targets([Float](repeating: 0, count: lengths.count)) : .classes([Int32](repeating: 0, count: lengths.count))
-            let full = try model.forwardBackward(batch, labels: labels, training: false, rng: &rng).logits
+            let batch = mixedLengthBatch(&rng)
+            XCTAssertTrue(model.lastLayerFirstTokensOnly, "on by default")
             let predicted = try model.predict(batch)
+            model.lastLayerFirstTokensOnly = false
+            let full = try model.predict(batch)
             XCTAssertEqual(predicted.count, full.count)
             XCTAssertLessThanOrEqual(Approx.maxAbsDiff(predicted, full), 1e-5, "\(name)")
+        }
+    }
+
+    /// A training step with the last layer on first tokens only gives the loss, logits and
+    /// every gradient of the full layer, with hidden, attention and adapter dropout on (the
+    /// masks are drawn in the full layer's order and shapes, so the same seed drops the same
+    /// elements). LoRA on all six projections with random B, and full fine-tuning.
+    func testFirstTokenLastLayerTrainingStepMatchesFullLayer() throws {
+        for (name, lora) in [("tiny-roberta", true), ("tiny-bert", false), ("tiny-roberta-regression", false)] {
+            let model = try EncoderModel.load(directory: try requireFixture("encoders/\(name)"))
+            model.setDropout(hidden: 0.1, attention: 0.1)
+            var rng = RandomGenerator(seed: 11)
+            if lora {
+                model.attachLoRA(LoRAConfig(rank: 4, alpha: 8, dropout: 0.1, targets: LoRATarget.allCases), rng: &rng)
+                for adapter in model.adapters {
+                    for i in 0..<adapter.b.count { adapter.b.value.pointer[i] = 0.05 * rng.nextNormal() }
+                }
+            } else {
+                model.setFullFineTuning()
+            }
+            let batch = mixedLengthBatch(&rng)
+            let labels: BatchLabels = model.config.isRegression
+                ? .targets((0..<batch.count).map { Float($0) / 2 }) : .classes((0..<batch.count).map { Int32($0 % 2) })
+            func step(firstTokensOnly: Bool) throws -> (Float, [Float], [String: [Float]]) {
+                model.lastLayerFirstTokensOnly = firstTokensOnly
+                model.parameters.zeroGradients()
+                var stepRNG = RandomGenerator(seed: 77)
+                let (loss, logits) = try model.forwardBackward(batch, labels: labels, training: true, rng: &stepRNG)
+                var gradients: [String: [Float]] = [:]
+                for p in model.parameters.trainable { gradients[p.name] = p.gradient!.toArray() }
+                return (loss, logits, gradients)
+            }
+            let (fullLoss, fullLogits, fullGradients) = try step(firstTokensOnly: false)
+            let (loss, logits, gradients) = try step(firstTokensOnly: true)
+            XCTAssertEqual(loss, fullLoss, accuracy: 1e-5, name)
+            XCTAssertLessThanOrEqual(Approx.maxAbsDiff(logits, fullLogits), 1e-5, name)
+            XCTAssertFalse(fullGradients.isEmpty)
+            for (parameter, reference) in fullGradients {
+                let ours = gradients[parameter]!
+                if parameter.hasSuffix("key.bias") {
+                    // Mathematically zero (softmax ignores a shift shared by all keys): rounding noise on both sides.
+                    XCTAssertLessThanOrEqual(Approx.maxAbsDiff(ours, reference), 1e-6, "\(name): \(parameter) (zero gradient)")
+                } else {
+                    let rel = Approx.relativeL2(ours, reference)
+                    XCTAssertLessThanOrEqual(rel, 1e-5, "\(name): gradient of \(parameter): relative L2 error \(rel)")
+                }
+            }
         }
     }
 

@@ -364,11 +364,63 @@ final class AttentionTests: XCTestCase {
                           v: v.readPointer, ldv: c, sequences: seqs, heads: heads, headDim: headDim, scale: 0.4, scratch: scratch.pointer)
         let firstQueries = FloatBuffer(count: lengths.count * c), out = FloatBuffer(count: lengths.count * c)
         for s in 0..<lengths.count { (firstQueries.pointer + s * c).update(from: q.readPointer + seqs.offsets[s] * c, count: c) }
-        Attention.forwardFirstQuery(out: out.pointer, ldOut: c, q: firstQueries.readPointer, ldq: c, k: k.readPointer, ldk: c,
+        Attention.forwardFirstQuery(out: out.pointer, ldOut: c, probs: nil, q: firstQueries.readPointer, ldq: c, k: k.readPointer, ldk: c,
                                     v: v.readPointer, ldv: c, sequences: seqs, heads: heads, headDim: headDim, scale: 0.4,
                                     scratch: scratch.pointer)
         let expected = (0..<lengths.count).flatMap { s in Array(full.toArray()[(seqs.offsets[s] * c)..<((seqs.offsets[s] + 1) * c)]) }
         XCTAssertLessThanOrEqual(Approx.maxAbsDiff(out.toArray(), expected), 1e-6)
+    }
+
+    /// Gradients of the one-query attention against a Double finite-difference reference,
+    /// with and without dropout on the attention weights.
+    func testFirstQueryGradients() {
+        for dropout in [false, true] {
+            var rng = RandomGenerator(seed: dropout ? 33 : 32)
+            let lengths = [3, 1, 6], heads = 2, headDim = 4, c = 8
+            let seqs = PackedSequences(lengths: lengths)
+            let t = seqs.totalTokens, b = lengths.count, scale: Float = 0.5
+            let q = GradientCheck.randomArray(b * c, &rng, scale: 1.5), k = GradientCheck.randomArray(t * c, &rng, scale: 1.5)
+            let v = GradientCheck.randomArray(t * c, &rng), r = GradientCheck.randomArray(b * c, &rng)
+            var mask = [UInt8](repeating: 1, count: heads * t)
+            if dropout { mask.withUnsafeMutableBufferPointer { Dropout.makeMask($0.baseAddress!, count: heads * t, probability: 0.3, rng: &rng) } }
+            let fq = FloatBuffer(q), fk = FloatBuffer(k), fv = FloatBuffer(v), fr = FloatBuffer(r)
+            let out = FloatBuffer(count: b * c), probs = FloatBuffer(count: heads * t), scratch = FloatBuffer(count: Attention.scratchFloats(seqs))
+            let dq = FloatBuffer(count: b * c), dk = FloatBuffer(count: t * c), dv = FloatBuffer(count: t * c)
+            mask.withUnsafeBufferPointer { m in
+                let mk = dropout ? m.baseAddress : nil
+                Attention.forwardFirstQuery(out: out.pointer, ldOut: c, probs: probs.pointer, q: fq.readPointer, ldq: c,
+                                            k: fk.readPointer, ldk: c, v: fv.readPointer, ldv: c, sequences: seqs, heads: heads,
+                                            headDim: headDim, scale: scale, dropoutMask: mk, dropoutProbability: 0.3, scratch: scratch.pointer)
+                Attention.backwardFirstQuery(dq: dq.pointer, lddq: c, dk: dk.pointer, lddk: c, dv: dv.pointer, lddv: c,
+                                             dOut: fr.readPointer, ldDOut: c, probs: probs.readPointer, q: fq.readPointer, ldq: c,
+                                             k: fk.readPointer, ldk: c, v: fv.readPointer, ldv: c, sequences: seqs, heads: heads,
+                                             headDim: headDim, scale: scale, dropoutMask: mk, dropoutProbability: 0.3,
+                                             scratch: scratch.pointer)
+            }
+            let keep = mask.map { dropout ? Double($0) / 0.7 : 1 }
+            GradientCheck.check("first-query attention dropout=\(dropout)", inputs: [q, k, v], projection: r,
+                                ours: (out.toArray(), [dq.toArray(), dk.toArray(), dv.toArray()])) { x in
+                let (q, k, v) = (x[0], x[1], x[2])
+                var out = [Double](repeating: 0, count: b * c)
+                for s in 0..<b {
+                    let base = seqs.offsets[s], L = lengths[s]
+                    for h in 0..<heads {
+                        let col = h * headDim
+                        var scores = (0..<L).map { j in
+                            (0..<headDim).reduce(0.0) { $0 + q[s * c + col + $1] * k[(base + j) * c + col + $1] } * Double(scale)
+                        }
+                        let m = scores.max()!
+                        scores = scores.map { Foundation.exp($0 - m) }
+                        let sum = scores.reduce(0, +)
+                        for j in 0..<L {
+                            let p = scores[j] / sum * keep[heads * base + h * L + j]
+                            for d in 0..<headDim { out[s * c + col + d] += p * v[(base + j) * c + col + d] }
+                        }
+                    }
+                }
+                return out
+            }
+        }
     }
 
     /// Packing is exact: a sequence's output does not depend on its batch neighbours.
