@@ -84,7 +84,6 @@ extension EncoderModel {
         let dq = arena.allocate(t * c), dk = arena.allocate(t * c), dv = arena.allocate(t * c)
         let dInter = arena.allocate(t * im)
         let geluOut = layers.contains { $0.output.needsInputInBackward } ? arena.allocate(t * im) : dInter
-        let hiddenP = config.hiddenDropout
 
         for l in stride(from: layers.count - 1, through: 0, by: -1) {
             if l < lowestLayerNeeded && !embeddingsTrainable { break }
@@ -97,24 +96,8 @@ extension EncoderModel {
                 swap(&dX, &dNext)
                 continue
             }
-            // Output LayerNorm: residual gradient to norm1, and through dropout to the output dense.
-            ResidualLayerNorm.backward(dResidual: dNorm1, dDense: dDense, dWeight: layer.outputNormWeight.gradientPointer,
-                                       dBias: layer.outputNormBias.gradientPointer, dOut: dX, input: sv.pre2, mean: sv.mean2,
-                                       rstd: sv.rstd2, mask: sv.mask2.map { UnsafePointer($0) }, probability: hiddenP,
-                                       weight: layer.outputNormWeight.pointer, rows: t, cols: c)
-            // Output dense (its input, the GELU output, is recomputed only when needed); GELU; intermediate dense.
-            if layer.output.needsInputInBackward { GELU.forward(out: geluOut, input: sv.interPre, count: t * im) }
-            linearBackward(layer.output, dInput: dInter, accumulateInput: false, dOut: dDense, input: geluOut, rows: t,
-                           saved: sv.adapters[5], scratch: scratch)
-            GELU.backward(dInput: dInter, dOut: dInter, input: sv.interPre, count: t * im, accumulate: false)
-            linearBackward(layer.intermediate, dInput: dNorm1, dOut: dInter, input: sv.norm1, rows: t, saved: sv.adapters[4], scratch: scratch)
-            // Attention LayerNorm: residual gradient to the layer input, and through dropout to the attention output dense.
-            ResidualLayerNorm.backward(dResidual: dNext, dDense: dDense, dWeight: layer.attentionNormWeight.gradientPointer,
-                                       dBias: layer.attentionNormBias.gradientPointer, dOut: dNorm1, input: sv.pre1, mean: sv.mean1,
-                                       rstd: sv.rstd1, mask: sv.mask1.map { UnsafePointer($0) }, probability: hiddenP,
-                                       weight: layer.attentionNormWeight.pointer, rows: t, cols: c)
-            linearBackward(layer.attentionOutput, dInput: dContext, accumulateInput: false, dOut: dDense, input: sv.context, rows: t,
-                           saved: sv.adapters[3], scratch: scratch)
+            postAttentionBackward(layer, saved: sv, rows: t, dOut: dX, dResidual: dNext, dContext: dContext,
+                                  buffers: (dNorm1, dDense, dInter, geluOut), scratch: scratch)
             Attention.backward(dq: dq, lddq: c, dk: dk, lddk: c, dv: dv, lddv: c, dOut: dContext, ldDOut: c, probs: sv.probs,
                                q: sv.q, ldq: c, k: sv.k, ldk: c, v: sv.v, ldv: c, sequences: st.sequences, heads: nh, headDim: hd,
                                scale: 1 / Float(hd).squareRoot(), scratch: st.attentionScratch,
@@ -152,25 +135,12 @@ extension EncoderModel {
                                  geluOut: UnsafeMutablePointer<Float>, scratch: BackwardScratch?,
                                  attentionScratch: UnsafeMutablePointer<Float>) {
         let b = sequences.count, t = sequences.totalTokens, c = config.hiddenSize, im = config.intermediateSize
-        let nh = config.headCount, hd = config.headDim, hiddenP = config.hiddenDropout
+        let nh = config.headCount, hd = config.headDim
         let dNorm1 = arena.allocate(b * c), dDense = arena.allocate(b * c), dFirst = arena.allocate(b * c)
         let dContext = arena.allocate(b * c), dInter = arena.allocate(b * im)
         let dq = arena.allocate(b * c), dk = arena.allocate(t * c), dv = arena.allocate(t * c)
-        ResidualLayerNorm.backward(dResidual: dNorm1, dDense: dDense, dWeight: layer.outputNormWeight.gradientPointer,
-                                   dBias: layer.outputNormBias.gradientPointer, dOut: dOut, input: sv.pre2, mean: sv.mean2,
-                                   rstd: sv.rstd2, mask: sv.mask2.map { UnsafePointer($0) }, probability: hiddenP,
-                                   weight: layer.outputNormWeight.pointer, rows: b, cols: c)
-        if layer.output.needsInputInBackward { GELU.forward(out: geluOut, input: sv.interPre, count: b * im) }
-        linearBackward(layer.output, dInput: dInter, accumulateInput: false, dOut: dDense, input: geluOut, rows: b,
-                       saved: sv.adapters[5], scratch: scratch)
-        GELU.backward(dInput: dInter, dOut: dInter, input: sv.interPre, count: b * im, accumulate: false)
-        linearBackward(layer.intermediate, dInput: dNorm1, dOut: dInter, input: sv.norm1, rows: b, saved: sv.adapters[4], scratch: scratch)
-        ResidualLayerNorm.backward(dResidual: dFirst, dDense: dDense, dWeight: layer.attentionNormWeight.gradientPointer,
-                                   dBias: layer.attentionNormBias.gradientPointer, dOut: dNorm1, input: sv.pre1, mean: sv.mean1,
-                                   rstd: sv.rstd1, mask: sv.mask1.map { UnsafePointer($0) }, probability: hiddenP,
-                                   weight: layer.attentionNormWeight.pointer, rows: b, cols: c)
-        linearBackward(layer.attentionOutput, dInput: dContext, accumulateInput: false, dOut: dDense, input: sv.context, rows: b,
-                       saved: sv.adapters[3], scratch: scratch)
+        postAttentionBackward(layer, saved: sv, rows: b, dOut: dOut, dResidual: dFirst, dContext: dContext,
+                              buffers: (dNorm1, dDense, dInter, geluOut), scratch: scratch)
         Attention.backwardFirstQuery(dq: dq, lddq: c, dk: dk, lddk: c, dv: dv, lddv: c, dOut: dContext, ldDOut: c, probs: sv.probs,
                                      q: sv.q, ldq: c, k: sv.k, ldk: c, v: sv.v, ldv: c, sequences: sequences, heads: nh, headDim: hd,
                                      scale: 1 / Float(hd).squareRoot(),
@@ -184,5 +154,38 @@ extension EncoderModel {
         // The first-token rows also feed the query and the residual path.
         guard let dInput else { return }
         for s in 0..<b { Rows.addScaled(dInput + sequences.offsets[s] * c, 1, dFirst + s * c, c) }
+    }
+
+    /// Backward of the part of a layer after its attention (attention output dense, first
+    /// LayerNorm, feed-forward, second LayerNorm) over `rows` rows, from the gradient of the
+    /// layer output `dOut`: overwrites `dResidual` with the gradient reaching the layer input
+    /// along the residual path and `dContext` with that of the attention output; accumulates
+    /// the parameter gradients. `buffers` are scratch of `rows × C` (twice), `rows × I`, and
+    /// where the GELU output is recomputed (`rows × I`).
+    func postAttentionBackward(_ layer: EncoderLayer, saved sv: LayerSaved, rows: Int, dOut: UnsafePointer<Float>,
+                               dResidual: UnsafeMutablePointer<Float>, dContext: UnsafeMutablePointer<Float>,
+                               buffers: (dNorm1: UnsafeMutablePointer<Float>, dDense: UnsafeMutablePointer<Float>,
+                                         dInter: UnsafeMutablePointer<Float>, geluOut: UnsafeMutablePointer<Float>),
+                               scratch: BackwardScratch?) {
+        let c = config.hiddenSize, im = config.intermediateSize, hiddenP = config.hiddenDropout
+        let (dNorm1, dDense, dInter, geluOut) = buffers
+        // Output LayerNorm: residual gradient to norm1, and through dropout to the output dense.
+        ResidualLayerNorm.backward(dResidual: dNorm1, dDense: dDense, dWeight: layer.outputNormWeight.gradientPointer,
+                                   dBias: layer.outputNormBias.gradientPointer, dOut: dOut, input: sv.pre2, mean: sv.mean2,
+                                   rstd: sv.rstd2, mask: sv.mask2.map { UnsafePointer($0) }, probability: hiddenP,
+                                   weight: layer.outputNormWeight.pointer, rows: rows, cols: c)
+        // Output dense (its input, the GELU output, is recomputed only when needed); GELU; intermediate dense.
+        if layer.output.needsInputInBackward { GELU.forward(out: geluOut, input: sv.interPre, count: rows * im) }
+        linearBackward(layer.output, dInput: dInter, accumulateInput: false, dOut: dDense, input: geluOut, rows: rows,
+                       saved: sv.adapters[5], scratch: scratch)
+        GELU.backward(dInput: dInter, dOut: dInter, input: sv.interPre, count: rows * im, accumulate: false)
+        linearBackward(layer.intermediate, dInput: dNorm1, dOut: dInter, input: sv.norm1, rows: rows, saved: sv.adapters[4], scratch: scratch)
+        // Attention LayerNorm: residual gradient to the layer input, and through dropout to the attention output dense.
+        ResidualLayerNorm.backward(dResidual: dResidual, dDense: dDense, dWeight: layer.attentionNormWeight.gradientPointer,
+                                   dBias: layer.attentionNormBias.gradientPointer, dOut: dNorm1, input: sv.pre1, mean: sv.mean1,
+                                   rstd: sv.rstd1, mask: sv.mask1.map { UnsafePointer($0) }, probability: hiddenP,
+                                   weight: layer.attentionNormWeight.pointer, rows: rows, cols: c)
+        linearBackward(layer.attentionOutput, dInput: dContext, accumulateInput: false, dOut: dDense, input: sv.context, rows: rows,
+                       saved: sv.adapters[3], scratch: scratch)
     }
 }

@@ -157,6 +157,44 @@ extension EncoderModel {
         return mask
     }
 
+    /// Where the part of a layer after its attention writes its `rows` rows.
+    struct PostAttentionOutputs {
+        let pre1, mean1, rstd1, norm1, interPre, pre2, mean2, rstd2, output: UnsafeMutablePointer<Float>
+    }
+
+    /// The part of a layer after its attention: attention output dense, dropout + residual +
+    /// LayerNorm, feed-forward (GELU into `geluOut`), dropout + residual + LayerNorm, over `rows`
+    /// rows. Returns the two hidden dropout masks; with `firstRowsOf`, the rows are those
+    /// sequences' first tokens and masks are drawn as for all their rows (`firstRowsMask`).
+    func postAttentionForward(_ layer: EncoderLayer, context: UnsafePointer<Float>, residual: UnsafePointer<Float>, rows: Int,
+                              firstRowsOf sequences: PackedSequences? = nil, into o: PostAttentionOutputs,
+                              geluOut: UnsafeMutablePointer<Float>, adapters ad: inout [AdapterSaved], training: Bool,
+                              rng: inout RandomGenerator) -> (UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<UInt8>?) {
+        let c = config.hiddenSize, hiddenP = config.hiddenDropout
+        func hiddenMask(_ rng: inout RandomGenerator) -> UnsafeMutablePointer<UInt8>? {
+            if let sequences { return firstRowsMask(sequences, cols: c, probability: hiddenP, training: training, rng: &rng) }
+            return dropoutMask(count: rows * c, probability: hiddenP, training: training, rng: &rng)
+        }
+        linearForward(layer.attentionOutput, out: o.pre1, input: context, rows: rows, firstRowsOf: sequences, saved: &ad[3],
+                      training: training, rng: &rng)
+        let mask1 = hiddenMask(&rng)
+        ResidualLayerNorm.forward(out: o.norm1, mean: o.mean1, rstd: o.rstd1, dense: o.pre1, residual: residual,
+                                  mask: mask1.map { UnsafePointer($0) }, probability: hiddenP,
+                                  weight: layer.attentionNormWeight.pointer, bias: layer.attentionNormBias.pointer,
+                                  rows: rows, cols: c, eps: config.layerNormEps)
+        linearForward(layer.intermediate, out: o.interPre, input: o.norm1, rows: rows, firstRowsOf: sequences, saved: &ad[4],
+                      training: training, rng: &rng)
+        GELU.forward(out: geluOut, input: o.interPre, count: rows * config.intermediateSize)
+        linearForward(layer.output, out: o.pre2, input: geluOut, rows: rows, firstRowsOf: sequences, saved: &ad[5],
+                      training: training, rng: &rng)
+        let mask2 = hiddenMask(&rng)
+        ResidualLayerNorm.forward(out: o.output, mean: o.mean2, rstd: o.rstd2, dense: o.pre2, residual: o.norm1,
+                                  mask: mask2.map { UnsafePointer($0) }, probability: hiddenP,
+                                  weight: layer.outputNormWeight.pointer, bias: layer.outputNormBias.pointer,
+                                  rows: rows, cols: c, eps: config.layerNormEps)
+        return (mask1, mask2)
+    }
+
     /// A dropout mask for the first-token rows `(B, cols)` of a `(T, cols)` activation, drawn
     /// for all `T` rows so the random stream is that of the full layer; nil without dropout.
     func firstRowsMask(_ sequences: PackedSequences, cols: Int, probability: Float, training: Bool,
@@ -177,7 +215,7 @@ extension EncoderModel {
                                 training: Bool, geluOut: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                                 rng: inout RandomGenerator) -> LayerSaved {
         let b = sequences.count, c = config.hiddenSize, im = config.intermediateSize, t = sequences.totalTokens
-        let nh = config.headCount, hiddenP = config.hiddenDropout
+        let nh = config.headCount
         var ad = [AdapterSaved](repeating: AdapterSaved(), count: 6)
         let first = arena.allocate(b * c)
         for s in 0..<b { (first + s * c).update(from: x + sequences.offsets[s] * c, count: c) }
@@ -197,31 +235,14 @@ extension EncoderModel {
                                     scale: 1 / Float(config.headDim).squareRoot(),
                                     dropoutMask: attentionMask.map { UnsafePointer($0) }, dropoutProbability: config.attentionDropout,
                                     scratch: scratch)
-        let pre1 = arena.allocate(b * c)
-        linearForward(layer.attentionOutput, out: pre1, input: context, rows: b, firstRowsOf: sequences, saved: &ad[3],
-                      training: training, rng: &rng)
-        let mask1 = firstRowsMask(sequences, cols: c, probability: hiddenP, training: training, rng: &rng)
-        let mean1 = arena.allocate(b), rstd1 = arena.allocate(b), norm1 = arena.allocate(b * c)
-        ResidualLayerNorm.forward(out: norm1, mean: mean1, rstd: rstd1, dense: pre1, residual: first,
-                                  mask: mask1.map { UnsafePointer($0) }, probability: hiddenP,
-                                  weight: layer.attentionNormWeight.pointer, bias: layer.attentionNormBias.pointer,
-                                  rows: b, cols: c, eps: config.layerNormEps)
-        let interPre = arena.allocate(b * im)
-        linearForward(layer.intermediate, out: interPre, input: norm1, rows: b, firstRowsOf: sequences, saved: &ad[4],
-                      training: training, rng: &rng)
-        GELU.forward(out: geluOut, input: interPre, count: b * im)
-        let pre2 = arena.allocate(b * c)
-        linearForward(layer.output, out: pre2, input: geluOut, rows: b, firstRowsOf: sequences, saved: &ad[5],
-                      training: training, rng: &rng)
-        let mask2 = firstRowsMask(sequences, cols: c, probability: hiddenP, training: training, rng: &rng)
-        let mean2 = arena.allocate(b), rstd2 = arena.allocate(b), out = arena.allocate(b * c)
-        ResidualLayerNorm.forward(out: out, mean: mean2, rstd: rstd2, dense: pre2, residual: norm1,
-                                  mask: mask2.map { UnsafePointer($0) }, probability: hiddenP,
-                                  weight: layer.outputNormWeight.pointer, bias: layer.outputNormBias.pointer,
-                                  rows: b, cols: c, eps: config.layerNormEps)
+        let post = PostAttentionOutputs(
+            pre1: arena.allocate(b * c), mean1: arena.allocate(b), rstd1: arena.allocate(b), norm1: arena.allocate(b * c),
+            interPre: arena.allocate(b * im), pre2: arena.allocate(b * c), mean2: arena.allocate(b), rstd2: arena.allocate(b),
+            output: arena.allocate(b * c))
+        let masks = postAttentionForward(layer, context: context, residual: first, rows: b, firstRowsOf: sequences, into: post,
+                                         geluOut: geluOut, adapters: &ad, training: training, rng: &rng)
         return LayerSaved(input: x, q: q, k: k, v: v, adapters: ad, probs: probs, attentionMask: attentionMask,
-                          context: context, mask1: mask1, pre1: pre1, mean1: mean1, rstd1: rstd1, norm1: norm1,
-                          interPre: interPre, mask2: mask2, pre2: pre2, mean2: mean2, rstd2: rstd2, output: out, firstRows: first)
+                          context: context, post: post, masks: masks, firstRows: first)
     }
 
     /// Per-layer buffers for a forward pass that no backward pass follows: every layer reuses
@@ -275,7 +296,6 @@ extension EncoderModel {
         let reuse: InferenceBuffers? = keep ? nil
             : InferenceBuffers(arena, tokens: t, hidden: c, intermediate: im, attentionFloats: attnFloats)
         let sharedContext = arena.allocate(t * c), sharedNorm1 = arena.allocate(t * c), geluOut = arena.allocate(t * im)
-        let hiddenP = config.hiddenDropout
         for (l, layer) in layers.enumerated() {
             if firstTokensOnly && l == layers.count - 1 {
                 let layerSaved = firstTokenLayerForward(layer, input: x, sequences: batch.sequences, training: training,
@@ -296,31 +316,17 @@ extension EncoderModel {
                               sequences: batch.sequences, heads: nh, headDim: hd, scale: 1 / Float(hd).squareRoot(),
                               dropoutMask: attnMask.map { UnsafePointer($0) }, dropoutProbability: config.attentionDropout,
                               scratch: attnScratch)
-            let pre1 = reuse?.pre1 ?? arena.allocate(t * c)
-            linearForward(layer.attentionOutput, out: pre1, input: context, rows: t, saved: &ad[3], training: training, rng: &rng)
-            let mask1 = dropoutMask(count: t * c, probability: hiddenP, training: training, rng: &rng)
-            let mean1 = reuse?.mean1 ?? arena.allocate(t), rstd1 = reuse?.rstd1 ?? arena.allocate(t)
-            let norm1 = keep && layer.intermediate.needsInputInBackward ? arena.allocate(t * c) : sharedNorm1
-            ResidualLayerNorm.forward(out: norm1, mean: mean1, rstd: rstd1, dense: pre1, residual: x,
-                                      mask: mask1.map { UnsafePointer($0) }, probability: hiddenP,
-                                      weight: layer.attentionNormWeight.pointer, bias: layer.attentionNormBias.pointer,
-                                      rows: t, cols: c, eps: config.layerNormEps)
-            let interPre = reuse?.interPre ?? arena.allocate(t * im)
-            linearForward(layer.intermediate, out: interPre, input: norm1, rows: t, saved: &ad[4], training: training, rng: &rng)
-            GELU.forward(out: geluOut, input: interPre, count: t * im)
-            let pre2 = reuse?.pre2 ?? arena.allocate(t * c)
-            linearForward(layer.output, out: pre2, input: geluOut, rows: t, saved: &ad[5], training: training, rng: &rng)
-            let mask2 = dropoutMask(count: t * c, probability: hiddenP, training: training, rng: &rng)
-            let mean2 = reuse?.mean2 ?? arena.allocate(t), rstd2 = reuse?.rstd2 ?? arena.allocate(t)
-            let out = reuse.map { l % 2 == 0 ? $0.outputs.0 : $0.outputs.1 } ?? arena.allocate(t * c)
-            ResidualLayerNorm.forward(out: out, mean: mean2, rstd: rstd2, dense: pre2, residual: norm1,
-                                      mask: mask2.map { UnsafePointer($0) }, probability: hiddenP,
-                                      weight: layer.outputNormWeight.pointer, bias: layer.outputNormBias.pointer,
-                                      rows: t, cols: c, eps: config.layerNormEps)
+            let post = PostAttentionOutputs(
+                pre1: reuse?.pre1 ?? arena.allocate(t * c), mean1: reuse?.mean1 ?? arena.allocate(t), rstd1: reuse?.rstd1 ?? arena.allocate(t),
+                norm1: keep && layer.intermediate.needsInputInBackward ? arena.allocate(t * c) : sharedNorm1,
+                interPre: reuse?.interPre ?? arena.allocate(t * im), pre2: reuse?.pre2 ?? arena.allocate(t * c),
+                mean2: reuse?.mean2 ?? arena.allocate(t), rstd2: reuse?.rstd2 ?? arena.allocate(t),
+                output: reuse.map { l % 2 == 0 ? $0.outputs.0 : $0.outputs.1 } ?? arena.allocate(t * c))
+            let masks = postAttentionForward(layer, context: context, residual: x, rows: t, into: post, geluOut: geluOut,
+                                             adapters: &ad, training: training, rng: &rng)
             saved.append(LayerSaved(input: x, q: q, k: k, v: v, adapters: ad, probs: probs, attentionMask: attnMask,
-                                    context: context, mask1: mask1, pre1: pre1, mean1: mean1, rstd1: rstd1, norm1: norm1,
-                                    interPre: interPre, mask2: mask2, pre2: pre2, mean2: mean2, rstd2: rstd2, output: out))
-            x = out
+                                    context: context, post: post, masks: masks))
+            x = post.output
         }
 
         // Head on the first token of each sequence.

@@ -61,6 +61,20 @@ struct LayerSaved {
     var firstRows: UnsafeMutablePointer<Float>? = nil
 }
 
+extension LayerSaved {
+    /// What a layer saved: its attention's inputs and outputs, then what
+    /// `postAttentionForward` wrote and the two hidden dropout masks it drew.
+    init(input: UnsafeMutablePointer<Float>, q: UnsafeMutablePointer<Float>, k: UnsafeMutablePointer<Float>,
+         v: UnsafeMutablePointer<Float>, adapters: [AdapterSaved], probs: UnsafeMutablePointer<Float>,
+         attentionMask: UnsafeMutablePointer<UInt8>?, context: UnsafeMutablePointer<Float>,
+         post: EncoderModel.PostAttentionOutputs, masks: (UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<UInt8>?),
+         firstRows: UnsafeMutablePointer<Float>? = nil) {
+        self.init(input: input, q: q, k: k, v: v, adapters: adapters, probs: probs, attentionMask: attentionMask, context: context,
+                  mask1: masks.0, pre1: post.pre1, mean1: post.mean1, rstd1: post.rstd1, norm1: post.norm1, interPre: post.interPre,
+                  mask2: masks.1, pre2: post.pre2, mean2: post.mean2, rstd2: post.rstd2, output: post.output, firstRows: firstRows)
+    }
+}
+
 /// A BERT or RoBERTa encoder with its sequence-classification head, as transformers'
 /// `BertForSequenceClassification` / `RobertaForSequenceClassification`.
 ///

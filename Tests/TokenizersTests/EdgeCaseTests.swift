@@ -74,6 +74,16 @@ final class EdgeCaseTests: XCTestCase {
         try check(loadTokenizer(directory: dir), reference: "tiny_bpe", cases)
     }
 
+    /// A vocab.json without `<s>` and `</s>` (and no tokenizer config) loads as GPT-2: no
+    /// special tokens added, the second sequence of a pair with type id 1.
+    func testTinyGPT2FromVocabJSONAndMerges() throws {
+        guard let dir = requireResource(TestPaths.fixture("tokenizers/tiny-gpt2/vocab.json"), hint: Hint.fixtures)?
+            .deletingLastPathComponent(), let cases = try cases() else { return }
+        let tokenizer = try loadTokenizer(directory: dir)
+        XCTAssertNil(tokenizer.clsTokenId, "GPT-2 has no classification token")
+        try check(tokenizer, reference: "tiny_gpt2", cases)
+    }
+
     private func check(_ tokenizer: Tokenizer, reference: String, _ cases: [EdgeCaseFile.Case],
                        file: StaticString = #filePath, line: UInt = #line) throws {
         var compared = 0

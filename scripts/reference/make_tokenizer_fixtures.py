@@ -24,7 +24,12 @@ Reference tokenizers (every one is a Hugging Face *fast* tokenizer, i.e. the Rus
                   appends the same entries to a copy of minilm's tokenizer.json;
   * tiny_bpe    – a 600-token byte-level BPE trained here on WNLI sentences, saved as
                   tiny-bpe/tokenizer.json (exercises the tokenizer.json BPE path, RobertaProcessing
-                  and an lstrip `<mask>`).
+                  and an lstrip `<mask>`);
+  * tiny_gpt2   – a 600-token byte-level BPE trained the same way with GPT-2's only special
+                  token `<|endoftext|>`, saved as tiny-gpt2/vocab.json + merges.txt (the GPT-2
+                  path of a vocab.json without `<s>`: no special tokens added, a pair's second
+                  sequence gets type id 1); the reference loads a copy with a tokenizer_config.json
+                  naming GPT2Tokenizer, the Swift test the two files alone.
 For each GLUE row and edge case the script checks that transformers' `tok(a, b,
 truncation=True, max_length=L)` and the backend `tokenizers.Tokenizer` with
 `enable_truncation(L, "longest_first")` give the same ids, and stops on any difference but
@@ -37,7 +42,7 @@ Outputs:
     ids and type ids (format below), for minilm and roberta at max_length 512 and 64;
   * edge_cases.json – full ids, type ids and decoded text of hand-written edge cases for every
     reference tokenizer;
-  * tiny-bpe/tokenizer.json.
+  * tiny-bpe/tokenizer.json, tiny-gpt2/vocab.json and tiny-gpt2/merges.txt.
 
 Row hash ("FNV-1a over 32-bit words"): h = 0xcbf29ce484222325; for each value w, in order
 ids…, 0xFFFFFFFF, type ids…: h = (h XOR w) * 0x100000001b3 mod 2**64, with w the value as an
@@ -197,6 +202,26 @@ def train_tiny_bpe() -> Tokenizer:
     return backend
 
 
+def train_tiny_gpt2(out: Path):
+    """Writes a GPT-2-style vocab.json + merges.txt to `out` and returns transformers' tokenizer for it."""
+    rows = read_rows("WNLI/train.tsv", [1, 2], True)
+    texts = [t for _, a, b in rows for t in (a, b)]
+    t = ByteLevelBPETokenizer()
+    t.train_from_iterator(texts, vocab_size=600, min_frequency=2, special_tokens=["<|endoftext|>"], show_progress=False)
+    out.mkdir(exist_ok=True)
+    t.save_model(str(out))
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in ("vocab.json", "merges.txt"):
+            shutil.copy(out / name, Path(tmp) / name)
+        (Path(tmp) / "config.json").write_text(json.dumps({"model_type": "gpt2"}))
+        (Path(tmp) / "tokenizer_config.json").write_text(
+            json.dumps({"tokenizer_class": "GPT2Tokenizer", "model_max_length": 1024})
+        )
+        tok = AutoTokenizer.from_pretrained(tmp)
+    assert tok.backend_tokenizer.get_vocab_size() == 600, tok.backend_tokenizer.get_vocab_size()
+    return tok
+
+
 def edge_cases() -> list[dict]:
     long_word = "supercalifragilisticexpialidocious" * 3  # 102 characters
     cases: list[tuple[str, str, str | None, int | None]] = [
@@ -353,6 +378,8 @@ def main() -> None:
         "bert_strip": (with_normalizer(minilm, normalizers.BertNormalizer(lowercase=False, strip_accents=True)), None),
         "tiny_bpe": (tiny, None),
     }
+    gpt2 = train_tiny_gpt2(OUT / "tiny-gpt2")
+    backends["tiny_gpt2"] = (backend_copy(gpt2, None), gpt2)
     added_backend, extra_entries = with_added_tokens(minilm)
     backends["bert_added"] = (added_backend, None)
     cases = edge_cases()
@@ -367,6 +394,7 @@ def main() -> None:
             "bert_cased": "minilm vocab.txt with do_lower_case false",
             "bert_strip": "minilm vocab.txt with do_lower_case false, strip_accents true",
             "tiny_bpe": "Tests/Fixtures/tokenizers/tiny-bpe/tokenizer.json",
+            "tiny_gpt2": "Tests/Fixtures/tokenizers/tiny-gpt2/vocab.json + merges.txt (GPT2Tokenizer)",
             "bert_added": "minilm tokenizer.json plus bert_added_tokens",
         },
         "bert_added_tokens": extra_entries,
