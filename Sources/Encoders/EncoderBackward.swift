@@ -80,10 +80,12 @@ extension EncoderModel {
             dX.update(repeating: 0, count: t * c)
             for s in 0..<b { (dX + st.sequences.offsets[s] * c).update(from: dCls + s * c, count: c) }
         }
-        let dDense = arena.allocate(t * c), dNorm1 = arena.allocate(t * c), dContext = arena.allocate(t * c)
-        let dq = arena.allocate(t * c), dk = arena.allocate(t * c), dv = arena.allocate(t * c)
         let dInter = arena.allocate(t * im)
-        let geluOut = layers.contains { $0.output.needsInputInBackward } ? arena.allocate(t * im) : dInter
+        let buffers = LayerGradientBuffers(
+            dNorm1: arena.allocate(t * c), dDense: arena.allocate(t * c), dContext: arena.allocate(t * c), dInter: dInter,
+            geluOut: layers.contains { $0.output.needsInputInBackward } ? arena.allocate(t * im) : dInter,
+            dq: arena.allocate(t * c), dk: arena.allocate(t * c), dv: arena.allocate(t * c))
+        let (dq, dk, dv) = (buffers.dq, buffers.dk, buffers.dv)
 
         for l in stride(from: layers.count - 1, through: 0, by: -1) {
             if l < lowestLayerNeeded && !embeddingsTrainable { break }
@@ -91,14 +93,13 @@ extension EncoderModel {
             let needInput = l > 0 || embeddingsTrainable
             if let first = sv.firstRows {
                 firstTokenLayerBackward(layer, saved: sv, first: first, dOut: dCls, dInput: needInput ? dNext : nil,
-                                        sequences: st.sequences, geluOut: geluOut, scratch: scratch,
+                                        sequences: st.sequences, buffers: buffers, scratch: scratch,
                                         attentionScratch: st.attentionScratch)
                 swap(&dX, &dNext)
                 continue
             }
-            postAttentionBackward(layer, saved: sv, rows: t, dOut: dX, dResidual: dNext, dContext: dContext,
-                                  buffers: (dNorm1, dDense, dInter, geluOut), scratch: scratch)
-            Attention.backward(dq: dq, lddq: c, dk: dk, lddk: c, dv: dv, lddv: c, dOut: dContext, ldDOut: c, probs: sv.probs,
+            postAttentionBackward(layer, saved: sv, rows: t, dOut: dX, dResidual: dNext, buffers: buffers, scratch: scratch)
+            Attention.backward(dq: dq, lddq: c, dk: dk, lddk: c, dv: dv, lddv: c, dOut: buffers.dContext, ldDOut: c, probs: sv.probs,
                                q: sv.q, ldq: c, k: sv.k, ldk: c, v: sv.v, ldv: c, sequences: st.sequences, heads: nh, headDim: hd,
                                scale: 1 / Float(hd).squareRoot(), scratch: st.attentionScratch,
                                dropoutMask: sv.attentionMask.map { UnsafePointer($0) }, dropoutProbability: config.attentionDropout,
@@ -128,20 +129,28 @@ extension EncoderModel {
         }
     }
 
+    /// Gradient buffers of the encoder layers, sized for `T` rows and shared by every layer of
+    /// a step (a first-token layer uses the first `B` rows of those that hold its `B` rows).
+    struct LayerGradientBuffers {
+        let dNorm1, dDense, dContext: UnsafeMutablePointer<Float>   // (T, C)
+        let dInter: UnsafeMutablePointer<Float>                      // (T, I)
+        /// Where the GELU output is recomputed, `(T, I)` (`dInter` when no layer needs it).
+        let geluOut: UnsafeMutablePointer<Float>
+        let dq, dk, dv: UnsafeMutablePointer<Float>                  // (T, C)
+    }
+
     /// Backward of `firstTokenLayerForward` given the gradient of its `(B, C)` output:
     /// overwrites `dInput` `(T, C)` when given, and accumulates the parameter gradients.
     func firstTokenLayerBackward(_ layer: EncoderLayer, saved sv: LayerSaved, first: UnsafeMutablePointer<Float>,
                                  dOut: UnsafePointer<Float>, dInput: UnsafeMutablePointer<Float>?, sequences: PackedSequences,
-                                 geluOut: UnsafeMutablePointer<Float>, scratch: BackwardScratch?,
+                                 buffers: LayerGradientBuffers, scratch: BackwardScratch?,
                                  attentionScratch: UnsafeMutablePointer<Float>) {
-        let b = sequences.count, t = sequences.totalTokens, c = config.hiddenSize, im = config.intermediateSize
+        let b = sequences.count, t = sequences.totalTokens, c = config.hiddenSize
         let nh = config.headCount, hd = config.headDim
-        let dNorm1 = arena.allocate(b * c), dDense = arena.allocate(b * c), dFirst = arena.allocate(b * c)
-        let dContext = arena.allocate(b * c), dInter = arena.allocate(b * im)
-        let dq = arena.allocate(b * c), dk = arena.allocate(t * c), dv = arena.allocate(t * c)
-        postAttentionBackward(layer, saved: sv, rows: b, dOut: dOut, dResidual: dFirst, dContext: dContext,
-                              buffers: (dNorm1, dDense, dInter, geluOut), scratch: scratch)
-        Attention.backwardFirstQuery(dq: dq, lddq: c, dk: dk, lddk: c, dv: dv, lddv: c, dOut: dContext, ldDOut: c, probs: sv.probs,
+        let dFirst = arena.allocate(b * c)
+        let (dq, dk, dv) = (buffers.dq, buffers.dk, buffers.dv)
+        postAttentionBackward(layer, saved: sv, rows: b, dOut: dOut, dResidual: dFirst, buffers: buffers, scratch: scratch)
+        Attention.backwardFirstQuery(dq: dq, lddq: c, dk: dk, lddk: c, dv: dv, lddv: c, dOut: buffers.dContext, ldDOut: c, probs: sv.probs,
                                      q: sv.q, ldq: c, k: sv.k, ldk: c, v: sv.v, ldv: c, sequences: sequences, heads: nh, headDim: hd,
                                      scale: 1 / Float(hd).squareRoot(),
                                      dropoutMask: sv.attentionMask.map { UnsafePointer($0) }, dropoutProbability: config.attentionDropout,
@@ -159,16 +168,12 @@ extension EncoderModel {
     /// Backward of the part of a layer after its attention (attention output dense, first
     /// LayerNorm, feed-forward, second LayerNorm) over `rows` rows, from the gradient of the
     /// layer output `dOut`: overwrites `dResidual` with the gradient reaching the layer input
-    /// along the residual path and `dContext` with that of the attention output; accumulates
-    /// the parameter gradients. `buffers` are scratch of `rows × C` (twice), `rows × I`, and
-    /// where the GELU output is recomputed (`rows × I`).
+    /// along the residual path and `buffers.dContext` with that of the attention output;
+    /// accumulates the parameter gradients.
     func postAttentionBackward(_ layer: EncoderLayer, saved sv: LayerSaved, rows: Int, dOut: UnsafePointer<Float>,
-                               dResidual: UnsafeMutablePointer<Float>, dContext: UnsafeMutablePointer<Float>,
-                               buffers: (dNorm1: UnsafeMutablePointer<Float>, dDense: UnsafeMutablePointer<Float>,
-                                         dInter: UnsafeMutablePointer<Float>, geluOut: UnsafeMutablePointer<Float>),
-                               scratch: BackwardScratch?) {
+                               dResidual: UnsafeMutablePointer<Float>, buffers: LayerGradientBuffers, scratch: BackwardScratch?) {
         let c = config.hiddenSize, im = config.intermediateSize, hiddenP = config.hiddenDropout
-        let (dNorm1, dDense, dInter, geluOut) = buffers
+        let (dNorm1, dDense, dContext, dInter, geluOut) = (buffers.dNorm1, buffers.dDense, buffers.dContext, buffers.dInter, buffers.geluOut)
         // Output LayerNorm: residual gradient to norm1, and through dropout to the output dense.
         ResidualLayerNorm.backward(dResidual: dNorm1, dDense: dDense, dWeight: layer.outputNormWeight.gradientPointer,
                                    dBias: layer.outputNormBias.gradientPointer, dOut: dOut, input: sv.pre2, mean: sv.mean2,

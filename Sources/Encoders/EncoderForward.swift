@@ -203,7 +203,7 @@ extension EncoderModel {
             return nil
         }
         let compact = arena.allocateBytes(sequences.count * cols)
-        for s in 0..<sequences.count { (compact + s * cols).update(from: full + sequences.offsets[s] * cols, count: cols) }
+        sequences.gatherFirstRows(of: full, cols: cols, into: compact)
         return compact
     }
 
@@ -218,7 +218,7 @@ extension EncoderModel {
         let nh = config.headCount
         var ad = [AdapterSaved](repeating: AdapterSaved(), count: 6)
         let first = arena.allocate(b * c)
-        for s in 0..<b { (first + s * c).update(from: x + sequences.offsets[s] * c, count: c) }
+        sequences.gatherFirstRows(of: x, cols: c, into: first)
         let q = arena.allocate(b * c), k = arena.allocate(t * c), v = arena.allocate(t * c)
         linearForward(layer.query, out: q, input: first, rows: b, firstRowsOf: sequences, saved: &ad[0], training: training, rng: &rng)
         linearForward(layer.key, out: k, input: x, rows: t, saved: &ad[1], training: training, rng: &rng)
@@ -334,7 +334,7 @@ extension EncoderModel {
         if firstTokensOnly {
             cls.update(from: x, count: b * c)
         } else {
-            for s in 0..<b { (cls + s * c).update(from: x + batch.sequences.offsets[s] * c, count: c) }
+            batch.sequences.gatherFirstRows(of: x, cols: c, into: cls)
         }
         var noAdapter = AdapterSaved()
         var denseInMask: UnsafeMutablePointer<UInt8>? = nil

@@ -23,6 +23,20 @@ public struct PackedSequences: Sendable, Equatable {
     public var totalTokens: Int { offsets[offsets.count - 1] }
     /// Length of sequence `s`.
     @inlinable public func length(_ s: Int) -> Int { offsets[s + 1] - offsets[s] }
+    /// The longest sequence's length (1 for an empty batch).
+    public var maxLength: Int {
+        var longest = 1
+        for s in 0..<count { longest = max(longest, length(s)) }
+        return longest
+    }
+
+    /// Copies each sequence's first row of a `(T_total, cols)` matrix into row `s` of the
+    /// `(count, cols)` matrix `rows`.
+    @inlinable public func gatherFirstRows<Element>(of matrix: UnsafePointer<Element>, cols: Int,
+                                                    into rows: UnsafeMutablePointer<Element>) {
+        for s in 0..<count { (rows + s * cols).update(from: matrix + offsets[s] * cols, count: cols) }
+    }
+
     /// Floats needed to hold every sequence's `(heads, L, L)` attention matrix.
     public func attentionFloats(heads: Int) -> Int {
         var n = 0
@@ -49,11 +63,7 @@ public enum Attention {
     }
 
     /// `L_max²`, one block of a worker's scratch.
-    static func maxSquare(_ sequences: PackedSequences) -> Int {
-        var maxLength = 1
-        for s in 0..<sequences.count { maxLength = max(maxLength, sequences.length(s)) }
-        return maxLength * maxLength
-    }
+    static func maxSquare(_ sequences: PackedSequences) -> Int { sequences.maxLength * sequences.maxLength }
 
     /// Forward: `probs = softmax(scale · Q Kᵀ)`, `out = dropout(probs) · V`.
     ///
@@ -142,8 +152,7 @@ public enum Attention {
         scratch: UnsafeMutablePointer<Float>
     ) {
         let keep = Dropout.keepScale(dropoutProbability)
-        let maxLength = (0..<sequences.count).reduce(1) { max($0, sequences.length($1)) }
-        let used = scratch, grad = scratch + maxLength
+        let used = scratch, grad = scratch + sequences.maxLength
         for s in 0..<sequences.count {
             let base = sequences.offsets[s], L = sequences.length(s)
             for h in 0..<heads {
