@@ -42,7 +42,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Encoders", "GLUE", "Tensors", "SafeTensors", "TestSupport"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling"]),
         .testTarget(name: "StudyTests", dependencies: ["Study", "Profiling"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Study"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -7,5 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 swift build -c release --product lora
-DATA="${SWIFT_LORA_GLUE_DIR:-$(cd .. && pwd)/shared/glue}"
+DATA="${SWIFT_LORA_GLUE_DIR:-../shared/glue}"
 exec .build/release/lora reproduce --model models/all-MiniLM-L6-v2 --data "$DATA" --out results/quick-minilm --budget quick "$@"

@@ -303,9 +303,11 @@ public struct SafeTensorRecord: Sendable {
         self.init(name: name, dtype: .f32, shape: shape, bytes: floats.withUnsafeBufferPointer { Data(buffer: $0) })
     }
 
-    /// An F32 record copied from a pointer.
+    /// An F32 record that refers to `pointer`'s memory without copying it: the memory must
+    /// stay alive and unchanged until the record has been written.
     public init(name: String, shape: [Int], pointer: UnsafePointer<Float>) {
-        self.init(name: name, dtype: .f32, shape: shape, bytes: Data(bytes: pointer, count: shape.reduce(1, *) * 4))
+        self.init(name: name, dtype: .f32, shape: shape,
+                  bytes: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: pointer), count: shape.reduce(1, *) * 4, deallocator: .none))
     }
 
     /// An I64 record.
@@ -334,11 +336,11 @@ public enum SafeTensorsWriter {
         if !metadata.isEmpty { header["__metadata__"] = metadata }
         var json = try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys])
         while json.count % 8 != 0 { json.append(0x20) }
-        var out = Data(capacity: 8 + json.count + offset)
-        withUnsafeBytes(of: UInt64(json.count).littleEndian) { out.append(contentsOf: $0) }
-        out.append(json)
-        for r in records { out.append(r.bytes) }
-        try AtomicFile.write(out, to: url)
+        var head = Data(capacity: 8 + json.count)
+        withUnsafeBytes(of: UInt64(json.count).littleEndian) { head.append(contentsOf: $0) }
+        head.append(json)
+        // Streamed record by record: the file is never assembled in memory.
+        try AtomicFile.write(chunks: [head] + records.map(\.bytes), to: url)
     }
 }
 
@@ -347,11 +349,27 @@ public enum SafeTensorsWriter {
 public enum AtomicFile {
     /// Writes `data` to `url` atomically (creating parent directories).
     public static func write(_ data: Data, to url: URL) throws {
+        try write(chunks: [data], to: url)
+    }
+
+    /// Writes the concatenation of `chunks` to `url` atomically, one chunk after the other
+    /// (nothing is concatenated in memory). A failed write removes the temporary file.
+    public static func write(chunks: [Data], to url: URL) throws {
         let dir = url.deletingLastPathComponent()
+        let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
         do {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
-            try data.write(to: tmp)
+            guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
+                throw SafeTensorsError.writeFailed(file: url.path, reason: "cannot create \(tmp.lastPathComponent): \(String(cString: strerror(errno)))")
+            }
+            do {
+                let handle = try FileHandle(forWritingTo: tmp)
+                defer { try? handle.close() }
+                for chunk in chunks { try handle.write(contentsOf: chunk) }
+            } catch {
+                try? FileManager.default.removeItem(at: tmp)
+                throw error
+            }
             if rename(tmp.path, url.path) != 0 {
                 let reason = String(cString: strerror(errno))
                 try? FileManager.default.removeItem(at: tmp)

@@ -17,6 +17,7 @@ public enum MarkdownReport {
         var md = ""
         header(results, into: &md)
         runStatus(results, into: &md)
+        plan(results, into: &md)
         table1(results, into: &md)
         table2(results, into: &md)
         table3(results, into: &md)
@@ -39,10 +40,14 @@ public enum MarkdownReport {
         let model = m?.model ?? "unknown model"
         md += "# LoRA vs full fine-tuning on GLUE: \(model)\n\n"
         md += "A re-run of the experiments of *Tiny Reproduction: LoRA* (Tables 1–6) with swift-lora.\n\n"
+        claims(r, into: &md)
+        md += "## Study\n\n"
         md += "- **Model:** \(code(m?.model))\(m?.modelFamily.map { " (\($0) family)" } ?? "")\n"
         md += "- **Budget:** \(code(m?.budget))\n"
+        md += "- **Seeds:** \(m?.seeds.map { $0.map(String.init).joined(separator: ", ") } ?? missing)\n"
         md += "- **Machine:** \(m?.machine ?? missing)\n"
         md += "- **Command:** \(code(m?.command))\n"
+        md += "- **lora version:** \(code(m?.version))\n"
         md += "- **Generated:** \(r.generated) from `\(r.studyDirectory)`\n"
         if let reference = r.referenceResults { md += "- **Reference results:** `\(reference)`\n" }
         let profiled = r.runs.compactMap(\.power)
@@ -83,30 +88,72 @@ public enum MarkdownReport {
             + "\"\(PaperFigures.provenance)\"; they are not our measurements.\n\n"
     }
 
+    static func claims(_ r: StudyResults, into md: inout String) {
+        md += "## Claims\n\n"
+        md += "Each of the paper's claims checked against this study's numbers (computed from the runs, not written by hand; "
+            + "scores are medians over the seeds, Tables 3–6 use each task's median run):\n\n"
+        for claim in r.claims {
+            md += "- **\(claim.id)**: \(claim.statement): **\(claim.verdict)**. \(claim.detail).\n"
+        }
+        md += "\n"
+    }
+
     static func runStatus(_ r: StudyResults, into md: inout String) {
         md += "## Runs\n\n"
+        md += "Each run trained in a process of its own (`lora study-run`). \"still improving\": the best score came in the last "
+            + "evaluation and rose by more than 1 point over the one before, so the dev curve had not levelled off. "
+            + "\"median\": the run of its task and method whose score is the median over the seeds (Tables 3–6).\n\n"
         var rows: [[String]] = []
         for task in r.tasks {
             for method in StudyMethod.allCases {
-                guard let run = r.run(task: task, method: method) else {
-                    rows.append([task, method.label, "not run", missing, missing, missing, missing, missing, missing, missing, missing])
+                let runs = r.runs(task: task, method: method)
+                if runs.isEmpty {
+                    rows.append([task, method.label, missing, "not run", missing, missing, missing, missing, missing, missing, missing, missing, missing])
                     continue
                 }
-                rows.append([
-                    task, method.label, run.status, run.steps.map(String.init) ?? missing,
-                    epochs(run.epochsCompleted) + (run.plannedEpochs.map { " / \($0)" } ?? ""),
-                    String(run.evaluations), score(run.bestScore) + (run.metric.map { " (\(PaperFigures.metricShortName($0)))" } ?? ""),
-                    fixed(run.trainSeconds, 1), fixed(run.wallSeconds, 1), fixed(run.tokensPerSecond, 0),
-                    run.power?.source ?? missing,
-                ])
+                for run in runs {
+                    var notes: [String] = []
+                    if run.isMedian { notes.append("median") }
+                    if run.stillImproving { notes.append("still improving") }
+                    rows.append([
+                        task, method.label, run.seed.map(String.init) ?? missing, run.status, run.steps.map(String.init) ?? missing,
+                        epochs(run.epochsCompleted) + (run.plannedEpochs.map { " / \($0)" } ?? ""),
+                        String(run.evaluations), score(run.bestScore) + (run.metric.map { " (\(PaperFigures.metricShortName($0)))" } ?? ""),
+                        fixed(run.trainSeconds, 1), fixed(run.wallSeconds, 1), fixed(run.tokensPerSecond, 0),
+                        run.power?.source ?? missing, notes.isEmpty ? missing : notes.joined(separator: ", "),
+                    ])
+                }
             }
         }
-        md += table(["Task", "Method", "Status", "Steps", "Epochs (done / planned)", "Evals", "Best dev (×100)",
-                     "Train time (s)", "Wall time (s)", "Train tokens/s", "Power source"], rows)
+        md += table(["Task", "Method", "Seed", "Status", "Steps", "Epochs (done / planned)", "Evals", "Best dev (×100)",
+                     "Train time (s)", "Wall time (s)", "Train tokens/s", "Power source", "Notes"], rows)
         for run in r.runs where !run.errors.isEmpty {
-            md += "\n- \(run.task) \(run.method.label): error: \(run.errors.joined(separator: "; "))"
+            md += "\n- \(run.task) \(run.method.label) seed \(run.seed.map(String.init) ?? "?"): error: \(run.errors.joined(separator: "; "))"
+        }
+        for run in r.runs {
+            guard let f = run.failure else { continue }
+            md += "\n- \(run.directory ?? run.task): its process failed (\(f.outcome ?? f.exitStatus.map { "exit status \($0)" } ?? "unknown")); "
+                + "it is retried from its checkpoint on the next invocation. Last lines of its stderr:\n\n"
+            md += "  ```\n" + (f.stderrTail ?? []).suffix(8).map { "  " + $0 }.joined(separator: "\n") + "\n  ```"
         }
         md += "\n\n"
+    }
+
+    static func plan(_ r: StudyResults, into md: inout String) {
+        guard let plan = r.manifest?.plan, !plan.isEmpty else { return }
+        md += "## The plan\n\n"
+        md += "Every seed (\(r.manifest?.seeds.map { $0.map(String.init).joined(separator: ", ") } ?? missing)) runs this plan; "
+            + "\"all\" means the whole training set.\n\n"
+        let rows: [[String]] = plan.map { p in
+            let lora = p.method == "lora" ? "r = \(p.lora?.r.map { trim($0, 0) } ?? "?"), α = \(p.lora?.alpha.map { trim($0, 2) } ?? "?")"
+                + (p.lora?.targets.map { " on " + $0.joined(separator: ", ") } ?? "") : missing
+            return [p.task, p.method == "full" ? "FFT" : "LoRA", p.epochs.map { trim($0, 0) } ?? missing,
+                    p.maxTrainExamples.map { count(Int($0)) } ?? "all", p.maxDevExamples.map { count(Int($0)) } ?? "all",
+                    p.batchSize.map { trim($0, 0) } ?? missing, p.learningRate.map { String(format: "%.0e", $0) } ?? missing,
+                    p.maxLength.map { trim($0, 0) } ?? missing, p.evalsPerEpoch.map { trim($0, 0) } ?? "1", lora]
+        }
+        md += table(["Task", "Method", "Epochs", "Train examples", "Dev examples", "Batch", "LR", "Max length", "Evals per epoch", "LoRA"], rows)
+        md += "\n"
     }
 
     static func table1(_ r: StudyResults, into md: inout String) {
@@ -146,8 +193,18 @@ public enum MarkdownReport {
         md += "## Table 2: Dev-set scores (×100)\n\n"
         let header = ["Method"] + r.tasks.map { task in "\(task) (\(PaperFigures.metricShortName(r.task(task)?.metric ?? "accuracy")))" }
         var rows: [[String]] = []
-        rows.append(["FFT (ours)"] + r.tasks.map { score(r.task($0)?.fftScore) })
-        rows.append(["LoRA (ours)"] + r.tasks.map { score(r.task($0)?.loraScore) })
+        func seeds(_ task: String, _ method: StudyMethod) -> String {
+            guard let t = r.task(task) else { return missing }
+            let scores = (method == .full ? t.fftSeedScores : t.loraSeedScores).map(\.score)
+            guard let median = method == .full ? t.fftScore : t.loraScore else { return missing }
+            var cell = score(median)
+            if scores.count > 1, let lo = scores.min(), let hi = scores.max() { cell += " [\(score(lo))–\(score(hi))]" }
+            let improving = r.runs(task: task, method: method).filter(\.stillImproving).count
+            if improving > 0 { cell += " ↑\(improving)" }
+            return cell
+        }
+        rows.append(["FFT (ours)"] + r.tasks.map { seeds($0, .full) })
+        rows.append(["LoRA (ours)"] + r.tasks.map { seeds($0, .lora) })
         rows.append(["LoRA − FFT (ours, points)"] + r.tasks.map { task in
             guard let t = r.task(task), let l = t.loraScore, let f = t.fftScore else { return missing }
             return String(format: "%+.1f", (l - f) * 100)
@@ -168,13 +225,66 @@ public enum MarkdownReport {
         rows.append(published("LoRA(ref)", \.loraReferenceScore))
         rows.append(published("LoRA(my)", \.loraReproductionScore))
         md += table(header, rows)
-        md += "\nBest dev score over the logged evaluations. Metrics: Matthews correlation (MCC) for CoLA, "
+        let seedCounts = Set(r.taskResults.flatMap { [$0.fftSeedScores.count, $0.loraSeedScores.count] }).sorted()
+        md += "\nOur rows: the median over the seeds of each run's best dev score"
+            + (seedCounts.contains { $0 > 1 } ? ", with the lowest and highest in brackets" : "")
+            + " (seeds per cell: \(seedCounts.map(String.init).joined(separator: "–"))); ↑N: N of the cell's runs were still improving at their last evaluation."
+        if r.referenceResults != nil {
+            md += " LoRA(ref): the median of the reference runner's runs over the seeds "
+                + r.tasks.map { task in "\(task) {\(r.task(task)?.loraReferenceSeeds.map(String.init).joined(separator: ", ") ?? "")}" }.joined(separator: ", ")
+                + "."
+        }
+        md += " Best dev score over the logged evaluations. Metrics: Matthews correlation (MCC) for CoLA, "
             + "Pearson correlation for STS-B, accuracy otherwise. The published LoRA(paper) row used MNLI-adapted "
             + "starting points for MRPC, RTE and STS-B.\n\n"
     }
 
     static func table3(_ r: StudyResults, into md: inout String) {
         md += "## Table 3: Inference time on each dev set (s)\n\n"
+        guard r.taskResults.contains(where: { $0.latency != nil }) else {
+            table3FromRuns(r, into: &md)
+            return
+        }
+        func pass(_ f: LatencyFigures?) -> String {
+            guard let f else { return missing }
+            return fixedValue(f.devPassMedianSeconds, 3) + " [\(fixedValue(f.devPassMinSeconds, 3))–\(fixedValue(f.devPassMaxSeconds, 3))]"
+        }
+        func ms(_ x: Double?) -> String { fixed(x.map { $0 * 1000 }, 2) }
+        func percent(_ x: Double?) -> String { x.map { String(format: "%+.1f", $0) } ?? missing }
+        let l = r.tasks.map { r.task($0)?.latency }
+        var rows: [[String]] = [
+            ["FFT model, dev pass"] + l.map { pass($0?.fft) },
+            ["LoRA merged, dev pass"] + l.map { pass($0?.loraMerged) },
+            ["LoRA unmerged, dev pass"] + l.map { pass($0?.loraUnmerged) },
+            ["LoRA merged vs FFT (%), median [range] of paired rounds"] + l.map { lat in
+                guard let d = lat?.mergedVsFFTPercent else { return missing }
+                return percent(d) + (lat?.mergedVsFFTIntervalPercent.map { " [\(percent($0.first)), \(percent($0.last))]" } ?? "")
+            },
+            ["LoRA unmerged vs merged (%)"] + l.map { percent($0?.unmergedOverheadPercent) },
+            ["FFT, batch 1, p50 / p95 (ms)"] + l.map { "\(ms($0?.fft?.singleP50Seconds)) / \(ms($0?.fft?.singleP95Seconds))" },
+            ["LoRA merged, batch 1, p50 / p95 (ms)"] + l.map { "\(ms($0?.loraMerged?.singleP50Seconds)) / \(ms($0?.loraMerged?.singleP95Seconds))" },
+            ["LoRA unmerged, batch 1, p50 / p95 (ms)"] + l.map { "\(ms($0?.loraUnmerged?.singleP50Seconds)) / \(ms($0?.loraUnmerged?.singleP95Seconds))" },
+            ["Timed runs (FFT, LoRA)"] + l.map { lat in lat.map { "\($0.fftRun ?? "?"), \($0.loraRun ?? "?")" } ?? missing },
+        ]
+        rows.append(["FFT (\(PaperFigures.provenance))"] + r.tasks.map { fixed(r.task($0)?.published?.fftInferenceSeconds, 2) })
+        rows.append(["LoRA(my) (\(PaperFigures.provenance))"] + r.tasks.map { fixed(r.task($0)?.published?.loraInferenceSeconds, 2) })
+        md += table(["Model"] + r.tasks, rows)
+        let latencies = l.compactMap { $0 }
+        let roundCounts = Set(latencies.compactMap(\.rounds)).sorted().map(String.init).joined(separator: "–")
+        let coverage = latencies.compactMap(\.intervalCoverage).min()
+        md += "\nEach task's FFT model and LoRA model (its median runs) were timed in one fresh process (`lora study-latency`), "
+            + "on `lora predict`'s path (adapters merged or not, inference weight layout), after a warm-up pass of each: "
+            + "\(roundCounts.isEmpty ? "several" : roundCounts) rounds of FFT, merged, unmerged, each a full dev-set pass in batches of "
+            + "\(Set(latencies.compactMap(\.batchSize)).sorted().map(String.init).joined(separator: "–")). Cells give the median pass "
+            + "and [fastest–slowest]. The merged-vs-FFT figure pairs each round's two passes (run seconds apart), and its range over "
+            + "the rounds is a distribution-free interval for the median difference"
+            + (coverage.map { " (coverage ≥ \(String(format: "%.1f", $0 * 100)) %)" } ?? "")
+            + ". Batch 1: every dev example timed alone, FFT, merged and unmerged in turn on the same example. "
+            + "\"Merged\" folds s·B·A into the weights (the deployment path); \"unmerged\" computes the adapter beside each frozen layer.\n\n"
+    }
+
+    /// Table 3 from the runs' own `inference.json` files (studies made before `latency/`).
+    static func table3FromRuns(_ r: StudyResults, into md: inout String) {
         func cell(_ task: String, _ method: StudyMethod, _ value: (InferenceResult) -> Double?) -> String {
             fixed(r.run(task: task, method: method)?.inference.flatMap(value), 3)
         }
@@ -225,7 +335,12 @@ public enum MarkdownReport {
             + r.tasks.map { fixed(r.task($0)?.published?.loraAverageMemoryMB, 1) })
         md += table(["Memory"] + r.tasks, rows)
         md += "\nRSS is the whole process's resident host memory (weights, gradients, optimizer state, activations, "
-            + "data and runtime), sampled every 0.5 s during training; the paper's Table 4 is GPU memory.\n\n"
+            + "data and runtime), sampled every 0.5 s during training; each run trained in a process of its own, so its RSS is "
+            + "its own (peak: the process's high-water mark, VmHWM). The cells are each task's median run. The paper's Table 4 is GPU memory.\n"
+        for t in r.taskResults {
+            if let note = t.memoryNote { md += "\n- **\(t.task):** \(note)" }
+        }
+        md += "\n\n"
 
         md += "### Table 4b: Where the training memory goes (MiB)\n\n"
         var breakdown: [[String]] = []
@@ -233,7 +348,7 @@ public enum MarkdownReport {
             breakdown.append(["\(method.label) weights"] + r.tasks.map { cell($0, method, \.weightsMiB) })
             breakdown.append(["\(method.label) gradients"] + r.tasks.map { cell($0, method, \.gradientsMiB) })
             breakdown.append(["\(method.label) optimizer state"] + r.tasks.map { cell($0, method, \.optimizerMiB) })
-            breakdown.append(["\(method.label) activations (peak)"] + r.tasks.map { cell($0, method, \.activationsPeakMiB) })
+            breakdown.append(["\(method.label) activations (arena high-water mark)"] + r.tasks.map { cell($0, method, \.activationsPeakMiB) })
             breakdown.append(["\(method.label) sum of the four"] + r.tasks.map { task in
                 guard let m = r.run(task: task, method: method)?.memory, let w = m.weightsMiB, let g = m.gradientsMiB,
                       let o = m.optimizerMiB, let a = m.activationsPeakMiB else { return missing }

@@ -35,21 +35,65 @@ public struct StudyManifest: Codable, Sendable, Equatable {
     public var command: String?
     /// The GLUE tasks the study covers, as named in run directories.
     public var tasks: [String]?
+    /// The seeds of the plan.
+    public var seeds: [UInt64]?
+    /// The `lora` version (git commit) that ran the study.
+    public var version: String?
+    /// The plan: one row per task and method (the same for every seed).
+    public var plan: [StudyPlanRow]?
 
     /// Creates a manifest from its fields.
     public init(model: String? = nil, modelFamily: String? = nil, budget: String? = nil,
-                machine: String? = nil, command: String? = nil, tasks: [String]? = nil) {
+                machine: String? = nil, command: String? = nil, tasks: [String]? = nil,
+                seeds: [UInt64]? = nil, version: String? = nil, plan: [StudyPlanRow]? = nil) {
         self.model = model
         self.modelFamily = modelFamily
         self.budget = budget
         self.machine = machine
         self.command = command
         self.tasks = tasks
+        self.seeds = seeds
+        self.version = version
+        self.plan = plan
     }
 
     enum CodingKeys: String, CodingKey {
-        case model, budget, machine, command, tasks
+        case model, budget, machine, command, tasks, seeds, version, plan
         case modelFamily = "model_family"
+    }
+}
+
+/// One row of a study's plan in `study.json` (the reference runner's plan format).
+public struct StudyPlanRow: Codable, Sendable, Equatable {
+    /// The LoRA shape of the row.
+    public struct LoRA: Codable, Sendable, Equatable {
+        public var r: Double?
+        public var alpha: Double?
+        public var targets: [String]?
+    }
+    public var task: String
+    public var method: String
+    public var epochs: Double?
+    public var batchSize: Double?
+    public var learningRate: Double?
+    public var weightDecay: Double?
+    public var warmupRatio: Double?
+    public var maxLength: Double?
+    public var maxTrainExamples: Double?
+    public var maxDevExamples: Double?
+    public var evalsPerEpoch: Double?
+    public var lora: LoRA?
+
+    enum CodingKeys: String, CodingKey {
+        case task, method, epochs, lora
+        case batchSize = "batch_size"
+        case learningRate = "learning_rate"
+        case weightDecay = "weight_decay"
+        case warmupRatio = "warmup_ratio"
+        case maxLength = "max_length"
+        case maxTrainExamples = "max_train_examples"
+        case maxDevExamples = "max_dev_examples"
+        case evalsPerEpoch = "evals_per_epoch"
     }
 }
 
@@ -347,6 +391,111 @@ public struct InferenceTimings: Codable, Sendable, Equatable {
     }
 }
 
+/// A run's `failed.json`: how its child process last failed.
+public struct RunFailure: Codable, Sendable, Equatable {
+    /// Exit status, or the signal number when `signalled`.
+    public var exitStatus: Int?
+    /// Whether a signal ended the process.
+    public var signalled: Bool?
+    /// "exit status 1" or "signal 9 (SIGKILL)".
+    public var outcome: String?
+    /// The last lines of its stderr.
+    public var stderrTail: [String]?
+
+    /// Creates a failure record.
+    public init(exitStatus: Int? = nil, signalled: Bool? = nil, outcome: String? = nil, stderrTail: [String]? = nil) {
+        self.exitStatus = exitStatus
+        self.signalled = signalled
+        self.outcome = outcome
+        self.stderrTail = stderrTail
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case exitStatus = "exit_status"
+        case signalled, outcome
+        case stderrTail = "stderr_tail"
+    }
+}
+
+/// `latency/<TASK>.json`: one task's FFT, merged and unmerged LoRA timings, measured in one
+/// fresh process with the configurations interleaved round by round (`lora study-latency`).
+public struct LatencyMeasurement: Codable, Sendable, Equatable {
+    /// One configuration's timings.
+    public struct Configuration: Codable, Sendable, Equatable {
+        /// Wall seconds of each timed dev-set pass, round by round.
+        public var devPassSeconds: [Double]
+        /// Median single-example (batch 1) latency over the dev set, s.
+        public var singleExampleP50Seconds: Double?
+        /// 95th percentile of the single-example latency, s.
+        public var singleExampleP95Seconds: Double?
+
+        /// Creates a configuration's timings.
+        public init(devPassSeconds: [Double], singleExampleP50Seconds: Double? = nil, singleExampleP95Seconds: Double? = nil) {
+            self.devPassSeconds = devPassSeconds
+            self.singleExampleP50Seconds = singleExampleP50Seconds
+            self.singleExampleP95Seconds = singleExampleP95Seconds
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case devPassSeconds = "dev_pass_seconds"
+            case singleExampleP50Seconds = "single_example_p50_seconds"
+            case singleExampleP95Seconds = "single_example_p95_seconds"
+        }
+    }
+
+    /// GLUE task name.
+    public var task: String?
+    /// Dev examples per pass.
+    public var devExamples: Int?
+    /// Batch size of the dev passes.
+    public var batchSize: Int?
+    /// Timed rounds.
+    public var rounds: Int?
+    /// The run directories the FFT and LoRA models come from.
+    public var fftRun: String?
+    public var loraRun: String?
+    /// Largest |logit| difference between the merged and unmerged LoRA models on the first batch.
+    public var mergedVsUnmergedMaxAbsLogitDifference: Double?
+    /// `fft`, `lora_merged`, `lora_unmerged`.
+    public var configurations: [String: Configuration]
+
+    /// Creates a measurement.
+    public init(task: String? = nil, devExamples: Int? = nil, batchSize: Int? = nil, rounds: Int? = nil, fftRun: String? = nil,
+                loraRun: String? = nil, mergedVsUnmergedMaxAbsLogitDifference: Double? = nil, configurations: [String: Configuration] = [:]) {
+        self.task = task
+        self.devExamples = devExamples
+        self.batchSize = batchSize
+        self.rounds = rounds
+        self.fftRun = fftRun
+        self.loraRun = loraRun
+        self.mergedVsUnmergedMaxAbsLogitDifference = mergedVsUnmergedMaxAbsLogitDifference
+        self.configurations = configurations
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case task, rounds, configurations
+        case devExamples = "dev_examples"
+        case batchSize = "batch_size"
+        case fftRun = "fft_run"
+        case loraRun = "lora_run"
+        case mergedVsUnmergedMaxAbsLogitDifference = "merged_vs_unmerged_max_abs_logit_difference"
+    }
+
+    /// Decodes counts written either as integers or as whole floating-point numbers.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        func count(_ key: CodingKeys) throws -> Int? { try c.decodeIfPresent(Double.self, forKey: key).map { Int($0.rounded()) } }
+        task = try c.decodeIfPresent(String.self, forKey: .task)
+        devExamples = try count(.devExamples)
+        batchSize = try count(.batchSize)
+        rounds = try count(.rounds)
+        fftRun = try c.decodeIfPresent(String.self, forKey: .fftRun)
+        loraRun = try c.decodeIfPresent(String.self, forKey: .loraRun)
+        mergedVsUnmergedMaxAbsLogitDifference = try c.decodeIfPresent(Double.self, forKey: .mergedVsUnmergedMaxAbsLogitDifference)
+        configurations = try c.decodeIfPresent([String: Configuration].self, forKey: .configurations) ?? [:]
+    }
+}
+
 /// Results of the reference implementation (the Python PEFT runner), for the LoRA(ref) row.
 ///
 /// File layout: `{"runs": [{"task": "MRPC", "method": "lora", "best_score": 0.85,
@@ -366,20 +515,23 @@ public struct ReferenceResults: Codable, Sendable, Equatable {
         public var trainSeconds: Double?
         /// Epochs trained.
         public var epochs: Double?
+        /// The run's seed.
+        public var seed: UInt64?
 
         /// Creates a reference run from its fields.
         public init(task: String, method: String, bestScore: Double? = nil, metric: String? = nil,
-                    trainSeconds: Double? = nil, epochs: Double? = nil) {
+                    trainSeconds: Double? = nil, epochs: Double? = nil, seed: UInt64? = nil) {
             self.task = task
             self.method = method
             self.bestScore = bestScore
             self.metric = metric
             self.trainSeconds = trainSeconds
             self.epochs = epochs
+            self.seed = seed
         }
 
         enum CodingKeys: String, CodingKey {
-            case task, method, metric, epochs
+            case task, method, metric, epochs, seed
             case bestScore = "best_score"
             case trainSeconds = "train_seconds"
         }
@@ -405,10 +557,17 @@ public struct ReferenceResults: Codable, Sendable, Equatable {
         return results
     }
 
-    /// The reference run of `task` and `method`, if any (task names compared without case
-    /// or punctuation, so `sst2` matches `SST-2`).
-    public func run(task: String, method: StudyMethod) -> Run? {
+    /// The reference runs of `task` and `method` (task names compared without case or
+    /// punctuation, so `sst2` matches `SST-2`), in seed order; with `seeds`, only those seeds.
+    public func runs(task: String, method: StudyMethod, seeds: Set<UInt64>? = nil) -> [Run] {
         let key = PaperFigures.taskKey(task)
-        return runs.first { PaperFigures.taskKey($0.task) == key && $0.method.lowercased() == method.rawValue }
+        return runs.filter { PaperFigures.taskKey($0.task) == key && $0.method.lowercased() == method.rawValue }
+            .filter { run in seeds.map { run.seed.map($0.contains) ?? false } ?? true }
+            .sorted { ($0.seed ?? 0) < ($1.seed ?? 0) }
+    }
+
+    /// The first reference run of `task` and `method`, if any.
+    public func run(task: String, method: StudyMethod) -> Run? {
+        runs(task: task, method: method).first
     }
 }

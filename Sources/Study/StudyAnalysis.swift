@@ -13,14 +13,20 @@ public struct ReportOptions: Sendable, Equatable {
     /// The most points a profile line of a plot keeps (longer series are thinned, keeping
     /// each bucket's extremes).
     public var maxPlotPoints: Int
+    /// How the report names the study directory (as the user gave it); default its path.
+    public var studyDirectoryLabel: String?
+    /// How the report names the reference results file (as the user gave it).
+    public var referenceLabel: String?
 
     /// Creates options; the defaults are the paper's margin, 10 W per core, now, 800 points.
     public init(assumedWattsPerBusyCore: Double = 10, isoAccuracyMargin: Double = IsoAccuracy.defaultMargin,
-                date: Date = Date(), maxPlotPoints: Int = 800) {
+                date: Date = Date(), maxPlotPoints: Int = 800, studyDirectoryLabel: String? = nil, referenceLabel: String? = nil) {
         self.assumedWattsPerBusyCore = assumedWattsPerBusyCore
         self.isoAccuracyMargin = isoAccuracyMargin
         self.date = date
         self.maxPlotPoints = maxPlotPoints
+        self.studyDirectoryLabel = studyDirectoryLabel
+        self.referenceLabel = referenceLabel
     }
 }
 
@@ -45,37 +51,106 @@ public enum StudyAnalysis {
                 ? PaperFigures.metric(task: task)
                 : (study.run(task: task, method: .full) ?? study.run(task: task, method: .lora))
                     .flatMap { primaryMetric(of: $0) } ?? "accuracy"
-            let full = study.run(task: task, method: .full)
-            let lora = study.run(task: task, method: .lora)
+            let full = study.medianRun(task: task, method: .full)
+            let lora = study.medianRun(task: task, method: .lora)
+            for median in [full, lora].compactMap({ $0 }) {
+                if let index = runs.firstIndex(where: { $0.directory == median.directory.lastPathComponent }) { runs[index].isMedian = true }
+            }
             var result = TaskResult(task: task, metric: metric)
-            result.fftScore = full.flatMap { bestScore(of: $0, metric: metric) }
-            result.loraScore = lora.flatMap { bestScore(of: $0, metric: metric) }
+            func seedScores(_ method: StudyMethod) -> [SeedScore] {
+                study.runs(task: task, method: method).compactMap { run in bestScore(of: run, metric: metric).map { SeedScore(seed: run.seed, score: $0) } }
+            }
+            result.fftSeedScores = seedScores(.full)
+            result.loraSeedScores = seedScores(.lora)
+            result.fftScore = InferenceTimings.median(result.fftSeedScores.map(\.score))
+            result.loraScore = InferenceTimings.median(result.loraSeedScores.map(\.score))
+            result.fftMedianSeed = full?.seed
+            result.loraMedianSeed = lora?.seed
             result.fftBestPrimary = full.flatMap { bestPrimary(of: $0) }
             result.loraBestPrimary = lora.flatMap { bestPrimary(of: $0) }
-            result.loraReferenceScore = reference?.run(task: task, method: .lora)?.bestScore.map(rawScale)
-            result.fftReferenceScore = reference?.run(task: task, method: .full)?.bestScore.map(rawScale)
+            let seeds = study.manifest?.seeds.map(Set.init)
+            if let refs = reference?.runs(task: task, method: .lora, seeds: seeds), !refs.isEmpty {
+                result.loraReferenceScore = InferenceTimings.median(refs.compactMap { $0.bestScore.map(rawScale) })
+                result.loraReferenceSeeds = refs.compactMap(\.seed)
+            }
+            if let refs = reference?.runs(task: task, method: .full, seeds: seeds), !refs.isEmpty {
+                result.fftReferenceScore = InferenceTimings.median(refs.compactMap { $0.bestScore.map(rawScale) })
+            }
             result.published = PublishedTask(task: task)
+            result.latency = study.latency[task].map(latencyResult)
             if let f = result.fftBestPrimary, let l = result.loraBestPrimary {
                 let threshold = IsoAccuracy.threshold(bestFFT: f, bestLoRA: l, margin: options.isoAccuracyMargin)
                 result.threshold = threshold
                 if let full, let lora, let mf = primaryMetric(of: full), let ml = primaryMetric(of: lora), mf != ml {
                     warnings.append("\(task): FFT and LoRA report different primary metrics (\(mf), \(ml)); the threshold compares them anyway")
                 }
-                for run in [full, lora].compactMap({ $0 }) {
-                    if let index = runs.firstIndex(where: { $0.task == run.task && $0.method == run.method }) {
+                for run in study.runs(task: task, method: .full) + study.runs(task: task, method: .lora) {
+                    if let index = runs.firstIndex(where: { $0.directory == run.directory.lastPathComponent }) {
                         runs[index].isoAccuracy = isoAccuracy(run, threshold: threshold, options: options)
                     }
                 }
             }
+            result.memoryNote = memoryNote(fft: runs.first { $0.isMedian && $0.task == full?.task && $0.method == .full },
+                                           lora: runs.first { $0.isMedian && $0.task == lora?.task && $0.method == .lora })
             taskResults.append(result)
         }
 
-        return StudyResults(
-            generated: iso8601(options.date), studyDirectory: study.directory.path, manifest: study.manifest,
-            referenceResults: referencePath, assumedWattsPerBusyCore: options.assumedWattsPerBusyCore,
+        var results = StudyResults(
+            generated: iso8601(options.date), studyDirectory: options.studyDirectoryLabel ?? study.directory.path, manifest: study.manifest,
+            referenceResults: referencePath.map { options.referenceLabel ?? $0 }, assumedWattsPerBusyCore: options.assumedWattsPerBusyCore,
             isoAccuracyMargin: options.isoAccuracyMargin, tasks: tasks,
             parameters: parameters(study, tasks: tasks), taskResults: taskResults, runs: runs, plots: [],
             warnings: warnings)
+        results.claims = StudyClaims.check(results)
+        return results
+    }
+
+    /// Table 3's figures from a task's interleaved measurement.
+    static func latencyResult(_ m: LatencyMeasurement) -> LatencyResult {
+        func figures(_ name: String) -> LatencyFigures? {
+            guard let c = m.configurations[name], let median = InferenceTimings.median(c.devPassSeconds),
+                  let lo = c.devPassSeconds.min(), let hi = c.devPassSeconds.max() else { return nil }
+            return LatencyFigures(devPassMedianSeconds: median, devPassMinSeconds: lo, devPassMaxSeconds: hi,
+                                  singleP50Seconds: c.singleExampleP50Seconds, singleP95Seconds: c.singleExampleP95Seconds)
+        }
+        var r = LatencyResult(fft: figures("fft"), loraMerged: figures("lora_merged"), loraUnmerged: figures("lora_unmerged"),
+                              rounds: m.rounds, devExamples: m.devExamples, batchSize: m.batchSize, fftRun: m.fftRun, loraRun: m.loraRun,
+                              mergedVsUnmergedMaxAbsLogitDifference: m.mergedVsUnmergedMaxAbsLogitDifference)
+        func paired(_ a: String, _ b: String) -> [Double] {
+            guard let x = m.configurations[a]?.devPassSeconds, let y = m.configurations[b]?.devPassSeconds else { return [] }
+            return zip(x, y).compactMap { $1 > 0 ? ($0 / $1 - 1) * 100 : nil }
+        }
+        let merged = paired("lora_merged", "fft")
+        if let median = InferenceTimings.median(merged), let lo = merged.min(), let hi = merged.max() {
+            r.mergedVsFFTPercent = median
+            r.mergedVsFFTIntervalPercent = [lo, hi]
+            r.intervalCoverage = 1 - pow(2, 1 - Double(merged.count))
+        }
+        r.unmergedOverheadPercent = InferenceTimings.median(paired("lora_unmerged", "lora_merged"))
+        return r
+    }
+
+    /// Why LoRA's average or peak RSS is not below FFT's, from the breakdown; nil when both are below.
+    static func memoryNote(fft: RunResult?, lora: RunResult?) -> String? {
+        guard let f = fft?.memory, let l = lora?.memory else { return nil }
+        var worse: [String] = []
+        if let la = l.averageRSSMiB, let fa = f.averageRSSMiB, la >= fa { worse.append(String(format: "average RSS %.0f MiB ≥ FFT's %.0f MiB", la, fa)) }
+        if let lp = l.peakRSSMiB, let fp = f.peakRSSMiB, lp >= fp { worse.append(String(format: "peak RSS %.0f MiB ≥ FFT's %.0f MiB", lp, fp)) }
+        guard !worse.isEmpty else { return nil }
+        func parts(_ m: MemoryResult) -> (state: Double, activations: Double, rest: Double?)? {
+            guard let w = m.weightsMiB, let g = m.gradientsMiB, let o = m.optimizerMiB, let a = m.activationsPeakMiB else { return nil }
+            return (w + g + o, a, m.peakRSSMiB.map { $0 - w - g - o - a })
+        }
+        var note = "LoRA's " + worse.joined(separator: " and its ") + "."
+        if let pf = parts(f), let pl = parts(l) {
+            note += String(format: " Weights, gradients and optimizer state: LoRA %.0f MiB, FFT %.0f MiB; activation arena peak: LoRA %.0f MiB, FFT %.0f MiB",
+                           pl.state, pf.state, pl.activations, pf.activations)
+            if let rl = pl.rest, let rf = pf.rest {
+                note += String(format: "; the rest of the peak (runtime, data, allocator, BLAS buffers): LoRA %.0f MiB, FFT %.0f MiB", rl, rf)
+            }
+            note += "."
+        }
+        return note
     }
 
     /// The primary metric's name: from the evaluations, else the summary.
@@ -154,6 +229,15 @@ public enum StudyAnalysis {
             stoppedEarly: summary?.stoppedEarly ?? log?.end?.stoppedEarly,
             errors: log?.errors ?? [], options: summary?.options)
         if PaperFigures.taskIndex(run.task) == nil { result.tableScore = result.bestScore }
+        result.seed = run.seed
+        result.directory = run.directory.lastPathComponent
+        result.failure = run.failure
+        if run.failure != nil && summary == nil { result.status = "failed" }
+        let finite = evals.filter { $0.primary.isFinite }
+        if finite.count >= 2, let last = finite.last, finite.dropLast().allSatisfy({ $0.primary < last.primary }),
+           last.primary - finite[finite.count - 2].primary > 0.01 {
+            result.stillImproving = true
+        }
         result.inference = inferenceResult(run)
         result.memory = memoryResult(run)
         result.power = powerResult(run, options: options)

@@ -1,12 +1,17 @@
 import Foundation
 import Profiling
 
-/// Everything one run directory (`STUDY/runs/<TASK>-<method>/`) holds; each file may be absent.
+/// Everything one run directory (`STUDY/runs/<TASK>-<method>-seed<N>/`, or `<TASK>-<method>/`
+/// for a study of one seed) holds; each file may be absent.
 public struct RunData: Sendable {
     /// GLUE task name, as in the directory name (`SST-2`).
     public var task: String
     /// `full` or `lora`, from the directory name.
     public var method: StudyMethod
+    /// The seed, from the directory name or else the summary's options.
+    public var seed: UInt64?
+    /// `failed.json`: how the run's process last failed (it is retried on the next invocation).
+    public var failure: RunFailure?
     /// The run directory.
     public var directory: URL
     /// `log.jsonl`, parsed.
@@ -47,6 +52,8 @@ public struct RunData: Sendable {
         run.profileSummary = try JSONFiles.decode(ProfileSummary.self, at: directory.appendingPathComponent("profile-summary.json"))
         run.memory = try JSONFiles.decode(MemoryBreakdown.self, at: directory.appendingPathComponent("memory.json"))
         run.inference = try JSONFiles.decode(InferenceTimings.self, at: directory.appendingPathComponent("inference.json"))
+        run.failure = try JSONFiles.decode(RunFailure.self, at: directory.appendingPathComponent("failed.json"))
+        run.seed = run.summary?.options?.seed
         let profileURL = directory.appendingPathComponent("profile.jsonl")
         if let file = try JSONFiles.lines(at: profileURL) {
             var samples: [Sample] = []
@@ -81,18 +88,22 @@ public struct StudyData: Sendable {
     public var directory: URL
     /// `study.json`, if present.
     public var manifest: StudyManifest?
-    /// The runs found under `runs/`, in the paper's task order, FFT before LoRA.
+    /// The runs found under `runs/`, in the paper's task order, FFT before LoRA, then by seed.
     public var runs: [RunData]
+    /// `latency/<TASK>.json` by task name: Table 3's interleaved timings.
+    public var latency: [String: LatencyMeasurement] = [:]
     /// Things that were skipped while reading (e.g. a directory name that is not
     /// `<TASK>-full` or `<TASK>-lora`).
     public var warnings: [String]
 
     /// Creates study data from its parts.
-    public init(directory: URL, manifest: StudyManifest? = nil, runs: [RunData] = [], warnings: [String] = []) {
+    public init(directory: URL, manifest: StudyManifest? = nil, runs: [RunData] = [], warnings: [String] = [],
+                latency: [String: LatencyMeasurement] = [:]) {
         self.directory = directory
         self.manifest = manifest
         self.runs = runs
         self.warnings = warnings
+        self.latency = latency
     }
 
     /// Reads `study.json` and every `runs/<TASK>-<method>/` directory.
@@ -112,36 +123,72 @@ public struct StudyData: Sendable {
         for name in names.sorted() where !name.hasPrefix(".") {
             let url = runsDirectory.appendingPathComponent(name)
             guard fm.fileExists(atPath: url.path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
-            guard let (task, method) = parseRunName(name) else {
-                study.warnings.append("runs/\(name): not a <TASK>-full or <TASK>-lora directory; skipped")
+            guard let parsed = parseRunName(name) else {
+                study.warnings.append("runs/\(name): not a <TASK>-full[-seedN] or <TASK>-lora[-seedN] directory; skipped")
                 continue
             }
-            study.runs.append(try RunData.load(task: task, method: method, directory: url))
+            var run = try RunData.load(task: parsed.task, method: parsed.method, directory: url)
+            if let seed = parsed.seed { run.seed = seed }
+            study.runs.append(run)
         }
         study.runs.sort { a, b in
             let (ia, ib) = (PaperFigures.taskIndex(a.task) ?? Int.max, PaperFigures.taskIndex(b.task) ?? Int.max)
             if ia != ib { return ia < ib }
             if a.task != b.task { return a.task < b.task }
-            return a.method < b.method
+            if a.method != b.method { return a.method < b.method }
+            return (a.seed ?? 0) < (b.seed ?? 0)
+        }
+        let latencyDirectory = directory.appendingPathComponent("latency")
+        for name in ((try? fm.contentsOfDirectory(atPath: latencyDirectory.path)) ?? []).sorted() where name.hasSuffix(".json") {
+            if let m = try JSONFiles.decode(LatencyMeasurement.self, at: latencyDirectory.appendingPathComponent(name)) {
+                study.latency[m.task ?? String(name.dropLast(5))] = m
+            }
         }
         return study
     }
 
-    /// Splits `SST-2-lora` into (`SST-2`, `.lora`) at the last `-`; `nil` for other names.
-    public static func parseRunName(_ name: String) -> (task: String, method: StudyMethod)? {
-        guard let dash = name.lastIndex(of: "-") else { return nil }
-        let task = String(name[..<dash])
-        guard !task.isEmpty, let method = StudyMethod(rawValue: String(name[name.index(after: dash)...]).lowercased()) else {
+    /// Splits `SST-2-lora-seed42` into (`SST-2`, `.lora`, 42) and `SST-2-lora` into (`SST-2`,
+    /// `.lora`, nil); `nil` for other names.
+    public static func parseRunName(_ name: String) -> (task: String, method: StudyMethod, seed: UInt64?)? {
+        var rest = Substring(name)
+        var seed: UInt64?
+        if let dash = rest.lastIndex(of: "-"), rest[rest.index(after: dash)...].hasPrefix("seed"),
+           let value = UInt64(rest[rest.index(dash, offsetBy: 5)...]) {
+            seed = value
+            rest = rest[..<dash]
+        }
+        guard let dash = rest.lastIndex(of: "-") else { return nil }
+        let task = String(rest[..<dash])
+        guard !task.isEmpty, let method = StudyMethod(rawValue: String(rest[rest.index(after: dash)...]).lowercased()) else {
             return nil
         }
-        return (task, method)
+        return (task, method, seed)
     }
 
-    /// The run of `task` and `method`, if there is one (task names compared without case or
-    /// punctuation).
-    public func run(task: String, method: StudyMethod) -> RunData? {
+    /// Every run of `task` and `method` (one per seed), in seed order (task names compared
+    /// without case or punctuation).
+    public func runs(task: String, method: StudyMethod) -> [RunData] {
         let key = PaperFigures.taskKey(task)
-        return runs.first { PaperFigures.taskKey($0.task) == key && $0.method == method }
+        return runs.filter { PaperFigures.taskKey($0.task) == key && $0.method == method }
+    }
+
+    /// The run of `task` and `method` whose Table 2 score is the median over its seeds (the
+    /// lower middle one for an even count; ties by seed); runs without a score count only
+    /// when none has one. `nil` when there is no run.
+    public func medianRun(task: String, method: StudyMethod) -> RunData? {
+        let all = runs(task: task, method: method)
+        let metric = PaperFigures.taskIndex(task) != nil ? PaperFigures.metric(task: task) : nil
+        let scored = all.compactMap { run -> (RunData, Double)? in
+            let score = metric.flatMap { StudyAnalysis.bestScore(of: run, metric: $0) } ?? StudyAnalysis.bestPrimary(of: run)
+            return score.map { (run, $0) }
+        }.sorted { $0.1 != $1.1 ? $0.1 < $1.1 : ($0.0.seed ?? 0) < ($1.0.seed ?? 0) }
+        guard !scored.isEmpty else { return all.first }
+        return scored[(scored.count - 1) / 2].0
+    }
+
+    /// The run of `task` and `method` that Tables 3–6 use: the median run.
+    public func run(task: String, method: StudyMethod) -> RunData? {
+        medianRun(task: task, method: method)
     }
 
     /// The report's task columns: the paper's five tasks in its order, then any other task

@@ -30,16 +30,121 @@ public struct StudyResults: Codable, Sendable, Equatable {
     public var plots: [String]
     /// Things worth knowing about the inputs (skipped directories, incomplete lines, …).
     public var warnings: [String]
+    /// The paper's claims checked against this study's numbers.
+    public var claims: [Claim] = []
 
     /// The result of `task`, if it is one of the columns.
     public func task(_ task: String) -> TaskResult? {
         taskResults.first { $0.task == task }
     }
 
-    /// The figures of the run of `task` and `method`, if it exists.
+    /// The figures of the median run of `task` and `method` (the run Tables 3–6 use), if any.
     public func run(task: String, method: StudyMethod) -> RunResult? {
-        runs.first { $0.task == task && $0.method == method }
+        runs.first { $0.task == task && $0.method == method && $0.isMedian } ?? runs.first { $0.task == task && $0.method == method }
     }
+
+    /// Every run of `task` and `method`, in seed order.
+    public func runs(task: String, method: StudyMethod) -> [RunResult] {
+        runs.filter { $0.task == task && $0.method == method }
+    }
+}
+
+/// One of the paper's claims, checked against the study's numbers.
+public struct Claim: Codable, Sendable, Equatable {
+    /// `parameters`, `scores`, `inference_latency`, `memory` or `energy`.
+    public var id: String
+    /// What the paper claims, in words.
+    public var statement: String
+    /// true: holds; false: does not hold; nil: not measured (or not enough runs to say).
+    public var holds: Bool?
+    /// The numbers behind the verdict, in words.
+    public var detail: String
+    /// The numbers behind the verdict, by name.
+    public var figures: [String: Double]
+
+    enum CodingKeys: String, CodingKey { case id, statement, holds, detail, figures, verdict }
+
+    /// Creates a claim's verdict.
+    public init(id: String, statement: String, holds: Bool?, detail: String, figures: [String: Double]) {
+        self.id = id
+        self.statement = statement
+        self.holds = holds
+        self.detail = detail
+        self.figures = figures
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        id = try c.decode(String.self, forKey: .id)
+        statement = try c.decode(String.self, forKey: .statement)
+        holds = try c.decodeIfPresent(Bool.self, forKey: .holds)
+        detail = try c.decode(String.self, forKey: .detail)
+        figures = try c.decode([String: Double].self, forKey: .figures)
+    }
+
+    /// Writes `holds` as null when not measured (never leaves it out), and the verdict.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(id, forKey: .id)
+        try c.encode(statement, forKey: .statement)
+        if let holds { try c.encode(holds, forKey: .holds) } else { try c.encodeNil(forKey: .holds) }
+        try c.encode(detail, forKey: .detail)
+        try c.encode(figures, forKey: .figures)
+        try c.encode(verdict, forKey: .verdict)
+    }
+
+    /// "holds", "does not hold" or "not measured".
+    public var verdict: String {
+        switch holds {
+        case true?: return "holds"
+        case false?: return "does not hold"
+        case nil: return "not measured"
+        }
+    }
+}
+
+/// One seed's Table 2 score.
+public struct SeedScore: Codable, Sendable, Equatable {
+    /// The seed (nil for a run directory without one).
+    public var seed: UInt64?
+    /// Best dev score on the table's metric, raw scale.
+    public var score: Double
+}
+
+/// Table 3 from `latency/<TASK>.json`: one configuration's timings.
+public struct LatencyFigures: Codable, Sendable, Equatable {
+    /// Median, fastest and slowest dev-set pass, s.
+    public var devPassMedianSeconds: Double
+    public var devPassMinSeconds: Double
+    public var devPassMaxSeconds: Double
+    /// Single-example latency over the dev set, s.
+    public var singleP50Seconds: Double?
+    public var singleP95Seconds: Double?
+}
+
+/// Table 3 of one task: FFT, merged and unmerged LoRA timed in one process, interleaved.
+public struct LatencyResult: Codable, Sendable, Equatable {
+    public var fft: LatencyFigures?
+    public var loraMerged: LatencyFigures?
+    public var loraUnmerged: LatencyFigures?
+    /// Median over rounds of the paired difference merged / FFT − 1, percent.
+    public var mergedVsFFTPercent: Double?
+    /// The smallest and largest paired difference over the rounds, percent: for n rounds a
+    /// distribution-free interval for the median difference with coverage 1 − 2^(1−n).
+    public var mergedVsFFTIntervalPercent: [Double]?
+    /// The interval's coverage.
+    public var intervalCoverage: Double?
+    /// Median over rounds of unmerged / merged − 1, percent.
+    public var unmergedOverheadPercent: Double?
+    /// Rounds, dev examples, batch size.
+    public var rounds: Int?
+    public var devExamples: Int?
+    public var batchSize: Int?
+    /// The runs the models came from.
+    public var fftRun: String?
+    public var loraRun: String?
+    /// Largest |logit| difference merged vs unmerged (a correctness check of the merge).
+    public var mergedVsUnmergedMaxAbsLogitDifference: Double?
 }
 
 /// Table 1: trainable parameters, from the runs' summaries or logs.
@@ -82,6 +187,18 @@ public struct TaskResult: Codable, Sendable, Equatable {
     public var threshold: Double?
     /// The paper's published figures for this task, if it is one of its five.
     public var published: PublishedTask?
+    /// Every seed's FFT and LoRA Table 2 score (`fftScore`, `loraScore` are their medians).
+    public var fftSeedScores: [SeedScore] = []
+    public var loraSeedScores: [SeedScore] = []
+    /// The seeds the reference runner's LoRA(ref) median holds.
+    public var loraReferenceSeeds: [UInt64] = []
+    /// The seeds of the median runs (Tables 3–6).
+    public var fftMedianSeed: UInt64?
+    public var loraMedianSeed: UInt64?
+    /// Table 3 as measured in one process, interleaved.
+    public var latency: LatencyResult?
+    /// Why LoRA's training memory is not below FFT's here, from the data (nil when it is).
+    public var memoryNote: String?
 }
 
 /// The paper's published figures for one task (RoBERTa-base on a GPU; not our measurements).
@@ -201,6 +318,17 @@ public struct RunResult: Codable, Sendable, Equatable {
     public var power: PowerResult?
     /// Tables 5–6 figures; `nil` without a threshold.
     public var isoAccuracy: IsoAccuracyResult?
+    /// The run's seed.
+    public var seed: UInt64?
+    /// Whether this is its task and method's median run (the one Tables 3–6 use).
+    public var isMedian: Bool = false
+    /// Whether the best score came in the last evaluation and rose by more than 1 point over
+    /// the one before (the dev curve had not levelled off).
+    public var stillImproving: Bool = false
+    /// How the run's process last failed, if it did (`failed.json`).
+    public var failure: RunFailure?
+    /// The run directory's name.
+    public var directory: String?
 }
 
 /// Table 3: medians of the timed passes over the dev set, seconds.

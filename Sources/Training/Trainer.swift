@@ -25,6 +25,9 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public var seed: UInt64 = 42
     /// Evaluate on dev every N optimizer steps as well as at each epoch end (nil: epoch ends only).
     public var evalEvery: Int?
+    /// Evaluate E times per epoch, evenly spaced: after the epoch's step `j·S/E` (integer
+    /// division; S steps per epoch, j = 1…E−1) and at its end (nil: epoch ends only).
+    public var evalsPerEpoch: Int?
     /// Write a resumable checkpoint every N steps as well as at each epoch end.
     public var checkpointEvery: Int = 200
     /// Stop as soon as the dev primary metric reaches this value (iso-accuracy protocol).
@@ -76,6 +79,7 @@ public struct TrainingSummary: Codable, Sendable {
     public var wallSeconds: Double
     public var stoppedEarly: Bool
     public var reachedScoreAtSeconds: Double?
+    /// The best weights' directory, relative to the run directory (`adapter` or `model`).
     public var weightsPath: String
 }
 
@@ -98,6 +102,8 @@ public final class Trainer {
     public let baseModelPath: String
     /// Called with a one-line progress report (step, loss, lr, tokens/s, ETA).
     public var progress: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// Called after each optimizer step (and its evaluation and checkpoint) with the step number.
+    public var afterStep: ((Int) -> Void)?
 
     let optimizer: AdamWOptimizer
     let schedule: LinearSchedule
@@ -214,7 +220,7 @@ public final class Trainer {
                     reportClock = now
                 }
                 let epochEnd = state.batchInEpoch == stepsPerEpoch
-                if epochEnd || (options.evalEvery.map { state.step % $0 == 0 } ?? false) {
+                if epochEnd || (options.evalEvery.map { state.step % $0 == 0 } ?? false) || isEvaluationPoint(state.batchInEpoch) {
                     if try evaluate(&state, log: log, epochPosition: epochPosition) {
                         stoppedEarly = true
                         break training
@@ -228,6 +234,7 @@ public final class Trainer {
                     state.logBytes = log.bytesWritten
                     try saveCheckpoint(state)
                 }
+                afterStep?(state.step)
                 if epochEnd { break }
             }
         }
@@ -244,13 +251,19 @@ public final class Trainer {
             bestScore: state.bestScore, bestMetric: task.primaryMetric.rawValue, bestEpoch: state.bestEpoch, bestStep: state.bestStep,
             finalMetrics: state.lastMetrics, trainSeconds: state.trainSeconds, evalSeconds: state.evalSeconds,
             wallSeconds: Date().timeIntervalSince(wallStart), stoppedEarly: stoppedEarly,
-            reachedScoreAtSeconds: state.reachedScoreAtSeconds, weightsPath: weightsURL.path)
+            reachedScoreAtSeconds: state.reachedScoreAtSeconds, weightsPath: weightsURL.lastPathComponent)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(enc.encode(summary), to: outputDirectory.appendingPathComponent("summary.json"))
         try log.write(["type": .string("end"), "steps": .number(Double(state.step)), "best_score": state.bestScore.map { .number($0) } ?? .null,
                        "train_seconds": .number(state.trainSeconds), "stopped_early": .bool(stoppedEarly)])
         return summary
+    }
+
+    /// Whether the epoch's `batch`-th step (1-based) is one of the `evalsPerEpoch` points.
+    func isEvaluationPoint(_ batch: Int) -> Bool {
+        guard let e = options.evalsPerEpoch, e > 1 else { return false }
+        return (1..<e).contains { $0 * stepsPerEpoch / e == batch }
     }
 
     /// Evaluates on dev, logs, keeps the best weights. Returns true when `stopAtScore` is reached.

@@ -99,12 +99,12 @@ struct TrainCommand: ParsableCommand {
                                          maxTrainExamples: maxTrainExamples, maxDevExamples: maxDevExamples)
         CLI.note("\(t.name): \(taskData.train.count) train / \(taskData.dev.count) dev examples, max length \(length), method \(opts.method.rawValue), \(opts.epochs) epochs of batch \(opts.batchSize), lr \(opts.learningRate)")
         let trainer = try Trainer(model: m, task: t, train: taskData.train, dev: taskData.dev, options: opts,
-                                  outputDirectory: URL(fileURLWithPath: out), baseModelPath: URL(fileURLWithPath: model).standardizedFileURL.path)
+                                  outputDirectory: URL(fileURLWithPath: out, isDirectory: true), baseModelPath: URL(fileURLWithPath: model).standardizedFileURL.path)
         let counts = m.parameterCounts
         CLI.note("trainable parameters: \(CLI.grouped(counts.trainable)) of \(CLI.grouped(counts.total))")
         let summary = try trainer.run(resume: resume)
         print(String(format: "%@ %@: best %@ = %.4f at epoch %.2f (step %d); %d steps in %.1f s; weights in %@",
                      t.name, opts.method.rawValue, summary.bestMetric, summary.bestScore ?? .nan, summary.bestEpoch, summary.bestStep,
-                     summary.steps, summary.trainSeconds, summary.weightsPath))
+                     summary.steps, summary.trainSeconds, trainer.weightsURL.relativePath))
     }
 }

@@ -6,37 +6,8 @@ import XCTest
 /// codes and error messages. The binary is `$SWIFT_LORA_BIN`, else `.build/release/lora`
 /// (`scripts/test.sh` builds it for the smoke study before the unit tests run).
 final class CommandLineTests: XCTestCase {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    func loraBinary(file: StaticString = #filePath, line: UInt = #line) throws -> URL {
-        let env = ProcessInfo.processInfo.environment["SWIFT_LORA_BIN"]
-        let url = env.map { URL(fileURLWithPath: $0) } ?? TestPaths.repoRoot.appendingPathComponent(".build/release/lora")
-        switch TestPaths.require(url, hint: "build it with `swift build -c release --product lora` (scripts/test.sh does)") {
-        case let .success(u): return u
-        case let .failure(missing):
-            XCTFail(missing.message, file: file, line: line)
-            throw missing
-        }
-    }
-
-    func run(_ arguments: [String], environment: [String: String]? = nil) throws -> Run {
-        let process = Process()
-        process.executableURL = try loraBinary()
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                   stderr: String(decoding: errData, as: UTF8.self))
+    func run(_ arguments: [String], environment: [String: String]? = nil) throws -> LoraProcess.Run {
+        try LoraProcess.run(arguments, environment: environment)
     }
 
     /// `lora params` on the tiny RoBERTa fixture (2 layers, hidden 36, 2 labels): r = 8 on

@@ -75,8 +75,11 @@ final class StudyReportTests: XCTestCase {
         let header = try XCTUnwrap(md.components(separatedBy: "\n").first { $0.hasPrefix("| Method | SST-2") })
         XCTAssertEqual(header, "| Method | SST-2 (Acc) | MRPC (Acc) | CoLA (MCC) | RTE (Acc) | STS-B (Pearson) |")
         // SST-2, CoLA and STS-B were not run: "—".
-        XCTAssertEqual(tableRow(md, startingWith: "FFT (ours)", after: "Table 2"), ["FFT (ours)", "—", "86.0", "—", "60.0", "—"])
-        XCTAssertEqual(tableRow(md, startingWith: "LoRA (ours)", after: "Table 2"), ["LoRA (ours)", "—", "85.0", "—", "65.0", "—"])
+        // One seed each; ↑1 marks a run whose best score came in its last evaluation, more than a point above the one before.
+        XCTAssertEqual(tableRow(md, startingWith: "FFT (ours)", after: "Table 2"), ["FFT (ours)", "—", "86.0 ↑1", "—", "60.0 ↑1", "—"])
+        XCTAssertEqual(tableRow(md, startingWith: "LoRA (ours)", after: "Table 2"), ["LoRA (ours)", "—", "85.0", "—", "65.0 ↑1", "—"])
+        XCTAssertEqual(results.run(task: "MRPC", method: .full)?.stillImproving, true)
+        XCTAssertEqual(results.run(task: "MRPC", method: .lora)?.stillImproving, false)
         XCTAssertEqual(tableRow(md, startingWith: "LoRA − FFT (ours, points)", after: "Table 2"),
                        ["LoRA − FFT (ours, points)", "—", "-1.0", "—", "+5.0", "—"])
         XCTAssertEqual(tableRow(md, startingWith: "FFT (published, RoBERTa-base, GPU)", after: "Table 2"),
@@ -90,8 +93,8 @@ final class StudyReportTests: XCTestCase {
         // Without a reference file there is no LoRA(ref) row of ours.
         XCTAssertNil(tableRow(md, startingWith: "LoRA(ref) (reference runner, this machine)"))
         // Runs of tasks that were not run say so.
-        XCTAssertEqual(tableRow(md, startingWith: "SST-2", after: "## Runs")?[2], "not run")
-        XCTAssertEqual(tableRow(md, startingWith: "MRPC", after: "## Runs")?[2], "finished")
+        XCTAssertEqual(tableRow(md, startingWith: "SST-2", after: "## Runs")?[3], "not run")
+        XCTAssertEqual(tableRow(md, startingWith: "MRPC", after: "## Runs")?[3], "finished")
     }
 
     func testReferenceResultsRow() throws {
@@ -213,12 +216,12 @@ final class StudyReportTests: XCTestCase {
         // Drop MRPC's LoRA run entirely: no score, no threshold, no iso-accuracy for MRPC.
         try FileManager.default.removeItem(at: fixture.study.appendingPathComponent("runs/MRPC-lora"))
         let (md, results) = try writeReport()
-        XCTAssertEqual(tableRow(md, startingWith: "LoRA (ours)", after: "Table 2"), ["LoRA (ours)", "—", "—", "—", "65.0", "—"])
-        XCTAssertEqual(tableRow(md, startingWith: "FFT (ours)", after: "Table 2")?[2], "86.0")
+        XCTAssertEqual(tableRow(md, startingWith: "LoRA (ours)", after: "Table 2"), ["LoRA (ours)", "—", "—", "—", "65.0 ↑1", "—"])
+        XCTAssertEqual(tableRow(md, startingWith: "FFT (ours)", after: "Table 2")?[2], "86.0 ↑1")
         XCTAssertEqual(tableRow(md, startingWith: "Threshold (raw primary metric)")?[2], "—")
         XCTAssertEqual(tableRow(md, startingWith: "Train Time (s)", after: "### Table 5")?[2], "—")
         XCTAssertNil(results.task("MRPC")?.threshold)
-        XCTAssertEqual(tableRow(md, startingWith: "MRPC", after: "## Runs").map { Array($0.prefix(3)) }, ["MRPC", "FFT", "finished"])
+        XCTAssertEqual(tableRow(md, startingWith: "MRPC", after: "## Runs").map { Array($0.prefix(4)) }, ["MRPC", "FFT", "42", "finished"])
     }
 
     func testAStudyWithNoRunsYetStillRenders() throws {

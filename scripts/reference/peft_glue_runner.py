@@ -6,7 +6,7 @@ The plan is what `lora reproduce --print-plan` writes:
     {"runs": [{"task": "MRPC", "method": "lora", "epochs": 3, "batch_size": 16,
                "learning_rate": 4e-4, "weight_decay": 0.01, "warmup_ratio": 0.06,
                "max_length": 128, "max_train_examples": 4000, "max_dev_examples": null,
-               "seed": 42, "max_grad_norm": 1.0,
+               "seed": 42, "max_grad_norm": 1.0, "evals_per_epoch": 1,
                "lora": {"r": 8, "alpha": 8, "dropout": 0.0, "targets": ["query", "value"]}}]}
 
 Usage (from the repository root):
@@ -14,6 +14,8 @@ Usage (from the repository root):
     /work/refenv/bin/python scripts/reference/peft_glue_runner.py \
         --model models/all-MiniLM-L6-v2 --data ../shared/glue \
         --plan plan.json --out results.json [--methods lora,full] [--tasks MRPC,RTE] [--resume]
+
+    python3 scripts/reference/peft_glue_runner.py --self-test   # checks the eval schedule (no torch)
 
 What one run does (an HF-Trainer-like loop, written out so that every choice is visible):
 
@@ -36,7 +38,12 @@ What one run does (an HF-Trainer-like loop, written out so that every choice is 
 - Each step: `model.train()` (dropout on), loss from the model (cross-entropy, or MSE for
   STS-B), backward, `clip_grad_norm_(max_grad_norm)`, optimizer step, scheduler step.
 - Order: epoch e (0-based) visits `torch.randperm(n, generator=torch.Generator().manual_seed(seed + e))`.
-- Evaluation at every epoch end on the dev rows: eval mode, batches of 64, no grad.
+- Evaluation on the dev rows (eval mode, batches of 64, no grad) `evals_per_epoch` (E, default 1
+  when absent) times per epoch, where the Swift trainer evaluates: with S = ceil(n_train /
+  batch_size) steps per epoch, after the epoch's step b (1-based) = (j * S) // E for j = 1 … E−1
+  (integer division; b = 0 never happens), and always at the epoch's end (b = S); a point that
+  coincides with another is evaluated once (`eval_points`). An eval's `epoch` is the fractional
+  position epoch_index + b / S (0-based epoch index), so epoch ends are 1, 2, ... as with E = 1.
   Metrics: accuracy (SST-2, MRPC, RTE, WNLI; MRPC also f1 of class 1), matthews_correlation
   (CoLA, sklearn), pearson (STS-B, scipy; also spearman). The primary one is `score`.
 
@@ -49,8 +56,9 @@ Output (`--out`, rewritten atomically after every run, so a partial file is usab
                "steps", "train_examples", "dev_examples", "config": <the plan entry>}],
      "versions": {...}, "command": "..."}
 
-`best_score` and every score are on the raw 0..1 (or -1..1) scale; `best_epoch` is 1-based
-(the first epoch that reaches the best score); `train_seconds` is cumulative training time
+`best_score` and every score are on the raw 0..1 (or -1..1) scale; `best_epoch` is the `epoch`
+of the first eval that reaches the best score (1-based epoch ends: 1, 2, ...; mid-epoch evals
+fractional, e.g. 0.4987 for step 187 of 375); `train_seconds` is cumulative training time
 without evaluation.
 """
 
@@ -208,6 +216,58 @@ def write_json_atomic(path: str, obj) -> None:
 
 
 # --------------------------------------------------------------------------------------------
+# Evaluation schedule (pure, no torch: `--self-test` checks it).
+
+def eval_points(steps_per_epoch: int, evals_per_epoch: int = 1) -> set[int]:
+    """The epoch's 1-based steps after which dev is evaluated, as the Swift trainer does
+    (`Trainer.isEvaluationPoint` plus the epoch end): (j * S) // E for j = 1 … E−1, and S."""
+    if evals_per_epoch < 1:
+        raise ValueError(f"evals_per_epoch must be >= 1, not {evals_per_epoch}")
+    if steps_per_epoch < 1:
+        return set()
+    points = {(j * steps_per_epoch) // evals_per_epoch for j in range(1, evals_per_epoch)}
+    return {b for b in points if 1 <= b <= steps_per_epoch} | {steps_per_epoch}
+
+
+def epoch_position(epoch_index: int, step_in_epoch: int, steps_per_epoch: int):
+    """epoch_index (0-based) + b / S, as the Swift trainer's `epochPosition`; the epoch end stays
+    the integer epoch_index + 1 (so E = 1 output is unchanged)."""
+    if step_in_epoch == steps_per_epoch:
+        return epoch_index + 1
+    return epoch_index + step_in_epoch / steps_per_epoch
+
+
+def fmt_epoch(position) -> str:
+    return str(position) if isinstance(position, int) else f"{position:.4f}"
+
+
+def self_test() -> None:
+    assert eval_points(375, 2) == {187, 375}, eval_points(375, 2)
+    assert eval_points(156, 2) == {78, 156}, eval_points(156, 2)
+    assert eval_points(3, 2) == {1, 3}, eval_points(3, 2)
+    assert eval_points(1, 2) == {1}, eval_points(1, 2)
+    for s in (1, 2, 3, 156, 250, 375):
+        assert eval_points(s, 1) == {s}, (s, eval_points(s, 1))
+        assert eval_points(s) == {s}
+    assert eval_points(10, 3) == {3, 6, 10}, eval_points(10, 3)
+    assert eval_points(3, 4) == {1, 2, 3}, eval_points(3, 4)  # E > S: coinciding points once
+    assert eval_points(0, 2) == set()
+    try:
+        eval_points(10, 0)
+    except ValueError:
+        pass
+    else:
+        raise AssertionError("evals_per_epoch 0 accepted")
+    assert epoch_position(0, 375, 375) == 1 and isinstance(epoch_position(0, 375, 375), int)
+    assert epoch_position(2, 156, 156) == 3 and isinstance(epoch_position(2, 156, 156), int)
+    assert epoch_position(0, 187, 375) == 187 / 375
+    assert epoch_position(1, 78, 156) == 1.5
+    assert fmt_epoch(2) == "2" and fmt_epoch(1.5) == "1.5000"
+    assert "torch" not in sys.modules, "self-test imported torch"
+    print("self-test ok", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------------------------
 # One run.
 
 def log(msg: str) -> None:
@@ -267,6 +327,10 @@ def run_one(entry: dict, args) -> dict:
     epochs = int(entry["epochs"])
     bs = int(entry["batch_size"])
     max_length = int(entry.get("max_length", 128))
+    raw_e = entry.get("evals_per_epoch")
+    evals_per_epoch = 1 if raw_e is None else int(raw_e)
+    if evals_per_epoch < 1 or (raw_e is not None and float(raw_e) != evals_per_epoch):
+        raise SystemExit(f"evals_per_epoch must be an integer >= 1 (got {entry.get('evals_per_epoch')!r})")
     device = torch.device(args.device)
 
     tokenizer = AutoTokenizer.from_pretrained(args.model)
@@ -299,18 +363,31 @@ def run_one(entry: dict, args) -> dict:
     warmup = math.ceil(float(entry.get("warmup_ratio", 0.0)) * total_steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, warmup, total_steps)
     max_grad_norm = entry.get("max_grad_norm", 1.0)
+    # mid-epoch eval steps (1-based within the epoch); the epoch end is evaluated after the loop
+    mid_epoch_evals = eval_points(steps_per_epoch, evals_per_epoch) - {steps_per_epoch}
 
     log(f"[{task} {method}] train {len(train_feats)} dev {len(dev_feats)} | epochs {epochs} x "
         f"{steps_per_epoch} steps (batch {bs}), warm-up {warmup} | trainable {trainable:,} | "
-        f"lr {entry['learning_rate']} wd {entry.get('weight_decay', 0.0)} seed {seed}")
+        f"lr {entry['learning_rate']} wd {entry.get('weight_decay', 0.0)} seed {seed}"
+        + (f" | {evals_per_epoch} evals/epoch after steps {sorted(mid_epoch_evals)} and the end"
+           if evals_per_epoch > 1 else ""))
 
     evals = []
     train_seconds = 0.0
+
+    def dev_eval(position) -> None:
+        t_eval = time.perf_counter()
+        metrics = evaluate(model, task, dev_feats, dev_labels, pad_id, device)
+        evals.append({"epoch": position, "score": metrics[spec["metric"]],
+                      "train_seconds": round(train_seconds, 3), "metrics": metrics})
+        log(f"[{task} {method}] epoch {fmt_epoch(position)}/{epochs} dev {spec['metric']} "
+            f"{metrics[spec['metric']]:.4f} {json.dumps(metrics)} (eval {time.perf_counter() - t_eval:.1f} s)")
+
     step = 0
     window_tokens, window_loss, window_n, window_t = 0, 0.0, 0, 0.0
     for epoch in range(epochs):
         order = torch.randperm(len(train_feats), generator=torch.Generator().manual_seed(seed + epoch)).tolist()
-        for start in range(0, len(order), bs):
+        for batch_in_epoch, start in enumerate(range(0, len(order), bs), 1):
             idx = order[start:start + bs]
             t0 = time.perf_counter()
             batch = {k: v.to(device) for k, v in pad_batch([train_feats[i] for i in idx], pad_id).items()}
@@ -337,12 +414,9 @@ def run_one(entry: dict, args) -> dict:
                     f"{window_tokens / max(window_t, 1e-9):,.0f} tok/s  {train_seconds / step:.3f} s/step  "
                     f"ETA {fmt_duration(eta)} (+eval)")
                 window_tokens, window_loss, window_n, window_t = 0, 0.0, 0, 0.0
-        t_eval = time.perf_counter()
-        metrics = evaluate(model, task, dev_feats, dev_labels, pad_id, device)
-        evals.append({"epoch": epoch + 1, "score": metrics[spec["metric"]],
-                      "train_seconds": round(train_seconds, 3), "metrics": metrics})
-        log(f"[{task} {method}] epoch {epoch + 1}/{epochs} dev {spec['metric']} "
-            f"{metrics[spec['metric']]:.4f} {json.dumps(metrics)} (eval {time.perf_counter() - t_eval:.1f} s)")
+            if batch_in_epoch in mid_epoch_evals:
+                dev_eval(epoch_position(epoch, batch_in_epoch, steps_per_epoch))
+        dev_eval(epoch + 1)  # the epoch end (b == S)
 
     best = max(evals, key=lambda e: e["score"])  # max() keeps the first of equal scores
     return {"task": task, "method": "full" if method == "fft" else method,
@@ -355,17 +429,23 @@ def run_one(entry: dict, args) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--model", required=True, help="HF model directory (config, weights, tokenizer files)")
-    ap.add_argument("--data", required=True, help="GLUE directory (glue_data layout)")
-    ap.add_argument("--plan", required=True, help="plan.json from `lora reproduce --print-plan`")
-    ap.add_argument("--out", required=True, help="results JSON, rewritten atomically after each run")
+    needed = "--self-test" not in sys.argv[1:]
+    ap.add_argument("--model", required=needed, help="HF model directory (config, weights, tokenizer files)")
+    ap.add_argument("--data", required=needed, help="GLUE directory (glue_data layout)")
+    ap.add_argument("--plan", required=needed, help="plan.json from `lora reproduce --print-plan`")
+    ap.add_argument("--out", required=needed, help="results JSON, rewritten atomically after each run")
     ap.add_argument("--methods", help="comma-separated subset of methods (lora,full)")
     ap.add_argument("--tasks", help="comma-separated subset of tasks")
     ap.add_argument("--resume", action="store_true", help="skip runs (task, method, seed) already in --out")
     ap.add_argument("--log-every", type=int, default=50, help="progress line every N steps (stderr)")
     ap.add_argument("--threads", type=int, help="torch.set_num_threads (default: torch's choice)")
     ap.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    ap.add_argument("--self-test", action="store_true",
+                    help="check the evaluation schedule (eval_points) and exit; needs no torch")
     args = ap.parse_args()
+    if args.self_test:
+        self_test()
+        return
 
     import torch
     if args.threads:
@@ -385,7 +465,8 @@ def main() -> None:
         with open(args.out) as f:
             previous = json.load(f)
         results["runs"] = previous.get("runs", [])
-    done = {(r["task"], r["method"], r["seed"]) for r in results["runs"]}
+    done = {(canonical_task(r["task"]), "full" if r["method"] == "fft" else r["method"],
+             int(r.get("seed", (r.get("config") or {}).get("seed", 42)))) for r in results["runs"]}
 
     log(f"{len(runs)} run(s); torch threads {torch.get_num_threads()}; model {args.model}")
     for i, entry in enumerate(runs, 1):
@@ -400,7 +481,7 @@ def main() -> None:
         done.add(key)
         write_json_atomic(args.out, results)
         log(f"run {i}/{len(runs)} done: best {record['metric']} {record['best_score']:.4f} at epoch "
-            f"{record['best_epoch']}, {record['train_seconds']:.1f} s training -> {args.out}")
+            f"{fmt_epoch(record['best_epoch'])}, {record['train_seconds']:.1f} s training -> {args.out}")
     write_json_atomic(args.out, results)
 
 

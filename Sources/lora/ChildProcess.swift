@@ -1,0 +1,67 @@
+// Runs a `lora` subcommand in a child process, streaming its stderr and keeping its tail.
+import Foundation
+
+/// How a child process ended.
+struct ChildOutcome: Sendable {
+    /// Exit status, or the signal number when `signalled`.
+    var status: Int32
+    /// Whether a signal ended the child (crash, SIGKILL by the OOM killer or a user).
+    var signalled: Bool
+    /// The last lines the child wrote to stderr.
+    var stderrTail: [String]
+
+    var succeeded: Bool { !signalled && status == 0 }
+
+    /// "exit status 1" or "signal 9 (SIGKILL)".
+    var description: String {
+        guard signalled else { return "exit status \(status)" }
+        let names: [Int32: String] = [SIGKILL: "SIGKILL", SIGSEGV: "SIGSEGV", SIGILL: "SIGILL", SIGABRT: "SIGABRT",
+                                      SIGTERM: "SIGTERM", SIGINT: "SIGINT", SIGBUS: "SIGBUS", SIGTRAP: "SIGTRAP"]
+        return "signal \(status)" + (names[status].map { " (\($0))" } ?? "")
+    }
+}
+
+enum ChildProcess {
+    /// This executable's path (children run the same `lora`).
+    static var executablePath: String {
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    }
+
+    /// Runs `lora ARGUMENTS…` and waits for it. Each stderr line is passed to `forward`
+    /// (the parent's progress display); the last `tailLines` are kept for the outcome.
+    /// stdout is inherited.
+    static func runLora(_ arguments: [String], environment: [String: String] = [:], tailLines: Int = 20,
+                        forward: (String) -> Void) throws -> ChildOutcome {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executablePath)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for (k, v) in environment { env[k] = v }
+        process.environment = env
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let reader = pipe.fileHandleForReading
+        var pending = Data()
+        var tail: [String] = []
+        func emit(_ line: Data) {
+            let text = String(decoding: line, as: UTF8.self)
+            forward(text)
+            tail.append(text)
+            if tail.count > tailLines { tail.removeFirst(tail.count - tailLines) }
+        }
+        while true {
+            let chunk = reader.availableData
+            if chunk.isEmpty { break }
+            pending.append(chunk)
+            while let newline = pending.firstIndex(of: 0x0A) {
+                emit(pending[pending.startIndex..<newline])
+                pending = Data(pending[(newline + 1)...])
+            }
+        }
+        if !pending.isEmpty { emit(pending) }
+        process.waitUntilExit()
+        return ChildOutcome(status: process.terminationStatus, signalled: process.terminationReason == .uncaughtSignal, stderrTail: tail)
+    }
+}
