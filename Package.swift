@@ -11,24 +11,27 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "lora", targets: ["lora"]),
+        // The readers and models as a library, for the fuzzing harnesses in Fuzz/.
+        .library(name: "SwiftLoRACore", targets: ["InputValidation", "SafeTensors", "Tokenizers", "GLUE", "Encoders"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
+        .target(name: "InputValidation"),
         .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: vectorFlags),
-        .target(name: "SafeTensors"),
+        .target(name: "SafeTensors", dependencies: ["InputValidation"]),
         .target(name: "Tokenizers"),
-        .target(name: "GLUE"),
+        .target(name: "GLUE", dependencies: ["InputValidation"]),
         .target(name: "Profiling"),
         .target(name: "Study", dependencies: ["Profiling"]),
-        .target(name: "Encoders", dependencies: ["Tensors", "SafeTensors"], swiftSettings: vectorFlags),
-        .target(name: "Training", dependencies: ["Tensors", "SafeTensors", "Encoders", "GLUE", "Tokenizers"], swiftSettings: vectorFlags),
+        .target(name: "Encoders", dependencies: ["Tensors", "SafeTensors", "InputValidation"], swiftSettings: vectorFlags),
+        .target(name: "Training", dependencies: ["Tensors", "SafeTensors", "Encoders", "GLUE", "Tokenizers", "InputValidation"], swiftSettings: vectorFlags),
         .executableTarget(
             name: "lora",
             dependencies: [
-                "Tensors", "SafeTensors", "Tokenizers", "GLUE", "Encoders", "Training", "Profiling", "Study",
+                "Tensors", "SafeTensors", "Tokenizers", "GLUE", "Encoders", "Training", "Profiling", "Study", "InputValidation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: vectorFlags
@@ -38,7 +41,7 @@ let package = Package(
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
         .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
         .testTarget(name: "GLUETests", dependencies: ["GLUE", "TestSupport"]),
-        .testTarget(name: "EncodersTests", dependencies: ["Encoders", "Tensors", "SafeTensors", "TestSupport"]),
+        .testTarget(name: "EncodersTests", dependencies: ["Encoders", "Tensors", "SafeTensors", "TestSupport", "InputValidation"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Encoders", "GLUE", "Tensors", "SafeTensors", "TestSupport"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling"]),
         .testTarget(name: "StudyTests", dependencies: ["Study", "Profiling"]),

@@ -23,7 +23,7 @@ check "ESTIMATE"
 # report whose cells are all "—" fails here.
 if ! scripts/check-report-numbers.awk "$OUT/report.md"; then fail=1; fi
 if [ -s "$OUT/results.json" ] && grep -q '"claims"' "$OUT/results.json"; then
-    n=$(grep -c '"holds"' "$OUT/results.json" || true)
+    n=$(grep -c '"holds" :' "$OUT/results.json" || true)
     [ "$n" -eq 5 ] && echo "  ok: results.json has 5 claims" || { echo "  WRONG: results.json has $n claims, not 5" >&2; fail=1; }
 else
     echo "  MISSING: results.json or its claims" >&2; fail=1

@@ -10,7 +10,12 @@ if [ ! -d "$SWIFT_LORA_GLUE_DIR" ]; then
     exit 1
 fi
 # The study end to end (release binary, smoke budget), then every unit and parity test;
-# XCTest's summary is the last thing printed.
+# XCTest's summary is the last thing printed. SWIFT_LORA_FUZZ=1 also runs each fuzzing
+# harness for 30 s and the kernel tests under ThreadSanitizer first (not yet on in CI).
 scripts/smoke-study.sh
+if [ "${SWIFT_LORA_FUZZ:-0}" = "1" ]; then
+    scripts/fuzz.sh "${SWIFT_LORA_FUZZ_SECONDS:-30}"
+    scripts/sanitizers.sh thread
+fi
 swift build --build-tests -j 2
 swift test --skip-build --disable-swift-testing "$@"

@@ -1,6 +1,7 @@
 import Foundation
 import Tensors
 import SafeTensors
+import InputValidation
 
 /// How the names of a Hugging Face checkpoint map onto swift-lora's canonical names.
 ///
@@ -49,14 +50,19 @@ extension EncoderModel {
             throw EncoderError.missingFile(path: weightsURL.path, hint: "the model directory needs model.safetensors")
         }
         let checkpointLabels = config.labelCount
+        if let labelCount {
+            try ValueRules(source: nil).within(labelCount, 1...100_000, key: "number of labels")
+        }
         if let labelCount, labelCount != config.labelCount {
             config.labelCount = labelCount
             config.labelNames = labelNames
         } else if let labelNames, labelNames.count == config.labelCount {
             config.labelNames = labelNames
         }
-        let model = EncoderModel(config: config)
         let file = try SafeTensorsFile(url: weightsURL)
+        try config.validate(against: file, configPath: directory.appendingPathComponent("config.json").relativePath,
+                            checkpointPath: weightsURL.relativePath)
+        let model = EncoderModel(config: config)
         let head = Set(model.headParameterNames)
         let pooler = Set([config.prefix + "pooler.dense.weight", config.prefix + "pooler.dense.bias"])
         var missingHead: [String] = []
@@ -78,6 +84,7 @@ extension EncoderModel {
                 throw EncoderError.shapeMismatch(file: weightsURL.path, tensor: name, expected: p.shape, actual: info.shape)
             }
             try file.readFloats(name, into: p.value.pointer, count: p.count)
+            try FiniteCheck.require(p.value.pointer, count: p.count, tensor: name, file: weightsURL.relativePath)
         }
         var rng = RandomGenerator(seed: seed)
         model.initialiseHead(names: missingHead, rng: &rng)

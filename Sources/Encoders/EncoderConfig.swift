@@ -1,4 +1,5 @@
 import Foundation
+import InputValidation
 
 /// The encoder families swift-lora runs.
 public enum ModelFamily: String, Sendable, Codable {
@@ -80,9 +81,6 @@ public struct EncoderConfig: Sendable, Equatable, Decodable {
         }
         labelCount = try c.decodeIfPresent(Int.self, forKey: .num_labels) ?? labelNames?.count ?? 2
         rawJSON = try JSONValue.object(from: decoder)
-        guard hiddenSize % headCount == 0 else {
-            throw DecodingError.dataCorruptedError(forKey: .hidden_size, in: c, debugDescription: "hidden_size \(hiddenSize) is not divisible by num_attention_heads \(headCount)")
-        }
         guard hiddenActivation == "gelu" else {
             throw DecodingError.dataCorruptedError(forKey: .hidden_act, in: c, debugDescription: "hidden_act '\(hiddenActivation)' is not supported (only exact 'gelu')")
         }
@@ -94,8 +92,24 @@ public struct EncoderConfig: Sendable, Equatable, Decodable {
         do { data = try Data(contentsOf: url) } catch {
             throw EncoderError.missingFile(path: url.path, hint: "a Hugging Face model directory needs config.json")
         }
-        do { return try JSONDecoder().decode(EncoderConfig.self, from: data) } catch {
-            throw EncoderError.invalidConfig(path: url.path, reason: "\(error)")
+        let config: EncoderConfig
+        do { config = try JSONDecoder().decode(EncoderConfig.self, from: data) } catch {
+            throw EncoderError.invalidConfig(path: url.path, reason: Self.describe(error))
+        }
+        try config.validate(source: url.relativePath)
+        return config
+    }
+
+    /// A decoding error in words: the key path and what was wrong.
+    static func describe(_ error: any Error) -> String {
+        guard let e = error as? DecodingError else { return "\(error)" }
+        func path(_ keys: [any CodingKey]) -> String { keys.map(\.stringValue).joined(separator: ".") }
+        switch e {
+        case let .typeMismatch(type, c): return "\(path(c.codingPath)): expected \(type)"
+        case let .valueNotFound(type, c): return "\(path(c.codingPath)): expected \(type), found null"
+        case let .keyNotFound(key, _): return "the key \(key.stringValue) is required"
+        case let .dataCorrupted(c): return (c.codingPath.isEmpty ? "" : path(c.codingPath) + ": ") + c.debugDescription
+        @unknown default: return "\(error)"
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Tensors
+import InputValidation
 
 /// Which linear layers of each encoder layer get a LoRA adapter (PEFT's `target_modules`).
 public enum LoRATarget: String, Sendable, CaseIterable, Codable {
@@ -122,5 +123,26 @@ public final class LoRAAdapter: @unchecked Sendable {
         let out = baseWeight.shape[0], inF = baseWeight.shape[1]
         Gemm.multiply(m: out, n: inF, k: rank, a: b.pointer, lda: rank, b: a.pointer, ldb: inF,
                       c: baseWeight.value.pointer, ldc: inF, alpha: sign * scale, beta: 1)
+    }
+}
+
+extension LoRAConfig {
+    /// Checks the adapter's shape against the model it goes on: `1 ≤ r ≤ min(in, out)` of every
+    /// target (a larger rank adds parameters and no expressiveness), α finite and > 0, dropout
+    /// in [0, 1), at least one target.
+    ///
+    /// - Parameters:
+    ///   - source: the file the values come from (`adapter_config.json`), or nil for options.
+    ///   - rankKey: how the rank is named there (`r`, `--rank`).
+    public func validate(for model: EncoderConfig, source: String?, rankKey: String = "--rank") throws {
+        let rules = ValueRules(source: source)
+        let widest = targets.contains { $0 == .intermediate || $0 == .output }
+            ? min(model.hiddenSize, model.intermediateSize) : model.hiddenSize
+        try rules.within(rank, 1...widest, key: rankKey, why: "at most the adapted layers' smallest dimension, \(widest)")
+        try rules.positive(Double(alpha), key: source == nil ? "--alpha" : "lora_alpha")
+        try rules.dropProbability(Double(dropout), key: source == nil ? "--lora-dropout" : "lora_dropout")
+        guard !targets.isEmpty else {
+            throw InvalidValue(source: source, key: source == nil ? "--targets" : "target_modules", value: "empty", allowed: "at least one target")
+        }
     }
 }

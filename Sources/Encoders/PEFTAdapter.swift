@@ -1,6 +1,7 @@
 import Foundation
 import Tensors
 import SafeTensors
+import InputValidation
 
 /// Reads and writes LoRA adapters in PEFT's format, so that `PeftModel.from_pretrained`
 /// loads what swift-lora trains and swift-lora loads what PEFT trains.
@@ -68,39 +69,62 @@ public enum PEFTAdapter {
         public var headLabelCount: Int?
     }
 
-    /// Reads `adapter_config.json` and the tensor names of an adapter directory.
+    /// PEFT options this implementation does not have: refused by name rather than ignored.
+    static let unsupportedOptions: [(key: String, isSet: @Sendable (JSONValue) -> Bool, why: String)] = [
+        ("use_dora", { $0 == .bool(true) }, "DoRA adapters are not supported"),
+        ("fan_in_fan_out", { $0 == .bool(true) }, "fan_in_fan_out (Conv1D weights) is not supported"),
+        ("lora_bias", { $0 == .bool(true) }, "LoRA biases (lora_bias) are not supported"),
+        ("layers_to_transform", { $0 != .null }, "layers_to_transform (adapters on some layers only) is not supported"),
+        ("layers_pattern", { $0 != .null }, "layers_pattern is not supported"),
+        ("rank_pattern", { if case let .object(o) = $0 { return !o.isEmpty }; return $0 != .null }, "rank_pattern (per-module ranks) is not supported"),
+        ("alpha_pattern", { if case let .object(o) = $0 { return !o.isEmpty }; return $0 != .null }, "alpha_pattern (per-module alphas) is not supported"),
+        ("bias", { $0 != .string("none") && $0 != .null }, "trained biases (bias other than \"none\") are not supported"),
+        ("use_qalora", { $0 == .bool(true) }, "QA-LoRA is not supported"),
+    ]
+
+    /// Reads and validates `adapter_config.json` and the tensor names of an adapter directory:
+    /// `r` ≥ 1, `lora_alpha` > 0, `lora_dropout` in [0, 1), unsupported PEFT options refused by
+    /// name, and `target_modules` agreeing with the targets the tensors hold.
     public static func describe(_ directory: URL) throws -> Description {
         let configURL = directory.appendingPathComponent("adapter_config.json")
-        guard let data = try? Data(contentsOf: configURL) else {
-            throw EncoderError.missingFile(path: configURL.path, hint: "a PEFT adapter directory needs adapter_config.json")
+        let source = configURL.relativePath
+        guard FileManager.default.fileExists(atPath: configURL.path) else {
+            throw EncoderError.missingFile(path: source, hint: "a PEFT adapter directory needs adapter_config.json")
         }
+        let data = try Data(contentsOf: configURL)
         guard let json = try? JSONDecoder().decode([String: JSONValue].self, from: data) else {
-            throw EncoderError.invalidConfig(path: configURL.path, reason: "not a JSON object")
+            throw EncoderError.invalidConfig(path: source, reason: "not a JSON object")
         }
         guard case .string("LORA") = json["peft_type"] ?? .null else {
-            throw EncoderError.invalidConfig(path: configURL.path, reason: "peft_type is not LORA")
+            throw EncoderError.invalidConfig(path: source, reason: "peft_type is not LORA")
         }
         guard case let .number(r) = json["r"] ?? .null, case let .number(alpha) = json["lora_alpha"] ?? .null else {
-            throw EncoderError.invalidConfig(path: configURL.path, reason: "r and lora_alpha are required")
+            throw EncoderError.invalidConfig(path: source, reason: "r and lora_alpha are required numbers")
         }
-        for key in ["rank_pattern", "alpha_pattern"] {
-            if case let .object(o) = json[key] ?? .null, !o.isEmpty {
-                throw EncoderError.invalidConfig(path: configURL.path, reason: "\(key) (per-module ranks) is not supported")
+        let rules = ValueRules(source: source)
+        guard r == r.rounded(), abs(r) < 1e9 else {
+            throw InvalidValue(source: source, key: "r", value: String(r), allowed: "an integer ≥ 1")
+        }
+        try rules.within(Int(r), 1...65_536, key: "r")
+        try rules.positive(alpha, key: "lora_alpha")
+        for option in unsupportedOptions {
+            if let value = json[option.key], option.isSet(value) {
+                throw EncoderError.invalidConfig(path: source, reason: "\(option.key): \(option.why)")
             }
-        }
-        if case .bool(true) = json["use_dora"] ?? .null {
-            throw EncoderError.invalidConfig(path: configURL.path, reason: "DoRA adapters are not supported")
         }
         var rs = false
         if case let .bool(b) = json["use_rslora"] ?? .null { rs = b }
         var dropout: Float = 0
-        if case let .number(d) = json["lora_dropout"] ?? .null { dropout = Float(d) }
+        if case let .number(d) = json["lora_dropout"] ?? .null {
+            try rules.dropProbability(d, key: "lora_dropout")
+            dropout = Float(d)
+        }
         let weightsURL = directory.appendingPathComponent("adapter_model.safetensors")
         guard FileManager.default.fileExists(atPath: weightsURL.path) else {
             if FileManager.default.fileExists(atPath: directory.appendingPathComponent("adapter_model.bin").path) {
-                throw EncoderError.pickleCheckpoint(path: directory.appendingPathComponent("adapter_model.bin").path)
+                throw EncoderError.pickleCheckpoint(path: directory.appendingPathComponent("adapter_model.bin").relativePath)
             }
-            throw EncoderError.missingFile(path: weightsURL.path, hint: "a PEFT adapter directory needs adapter_model.safetensors")
+            throw EncoderError.missingFile(path: weightsURL.relativePath, hint: "a PEFT adapter directory needs adapter_model.safetensors")
         }
         let file = try SafeTensorsFile(url: weightsURL)
         var targets: [LoRATarget] = []
@@ -113,7 +137,11 @@ public enum PEFTAdapter {
             if hit { targets.append(t) }
         }
         guard !targets.isEmpty else {
-            throw EncoderError.invalidConfig(path: weightsURL.path, reason: "no lora_A tensors for query/key/value/attention.output/intermediate/output")
+            throw EncoderError.invalidConfig(path: weightsURL.relativePath, reason: "no lora_A tensors for query/key/value/attention.output/intermediate/output")
+        }
+        if let configured = try configuredTargets(json["target_modules"] ?? .null, source: source), Set(configured) != Set(targets) {
+            throw EncoderError.invalidConfig(path: source, reason: "target_modules names \(configured.map(\.rawValue).sorted().joined(separator: ", ")) "
+                + "but \(weightsURL.relativePath) holds adapters for \(targets.map(\.rawValue).sorted().joined(separator: ", "))")
         }
         var headLabels: Int?
         for name in ["classifier.weight", "classifier.out_proj.weight"] {
@@ -123,24 +151,70 @@ public enum PEFTAdapter {
                            headLabelCount: headLabels)
     }
 
+    /// The targets `target_modules` selects: a list of module-name suffixes (PEFT's rule) or a
+    /// regular expression matched against whole module names; nil when absent.
+    static func configuredTargets(_ value: JSONValue, source: String) throws -> [LoRATarget]? {
+        func fullNames(_ t: LoRATarget) -> [String] {
+            ["bert", "roberta"].map { "\($0).encoder.layer.0.\(t.modulePath)" }
+        }
+        switch value {
+        case .null: return nil
+        case let .array(items):
+            let names = try items.map { item -> String in
+                guard case let .string(s) = item else {
+                    throw EncoderError.invalidConfig(path: source, reason: "target_modules holds a non-string entry")
+                }
+                return s
+            }
+            return LoRATarget.allCases.filter { t in fullNames(t).contains { full in names.contains { full == $0 || full.hasSuffix("." + $0) } } }
+        case let .string(pattern):
+            guard let regex = try? NSRegularExpression(pattern: "^(?:" + pattern + ")$") else {
+                throw EncoderError.invalidConfig(path: source, reason: "target_modules is not a valid regular expression")
+            }
+            return LoRATarget.allCases.filter { t in
+                fullNames(t).contains { regex.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) != nil }
+            }
+        default:
+            throw EncoderError.invalidConfig(path: source, reason: "target_modules is neither a list nor a string")
+        }
+    }
+
     /// Attaches the adapter in `directory` to `model` (which must have none) and loads its
-    /// weights and head.
+    /// weights and head. Every tensor of the file must belong to the model's layers and the
+    /// adapter's targets (or the head), and hold finite values; a head the adapter lacks
+    /// stays in `model.newlyInitialised` (callers warn or refuse).
     public static func load(_ directory: URL, into model: EncoderModel) throws {
         let description = try describe(directory)
+        let weightsURL = directory.appendingPathComponent("adapter_model.safetensors")
+        let path = weightsURL.relativePath
+        try description.lora.validate(for: model.config, source: directory.appendingPathComponent("adapter_config.json").relativePath, rankKey: "r")
         var rng = RandomGenerator(seed: 0)
         model.attachLoRA(description.lora, rng: &rng)
-        let weightsURL = directory.appendingPathComponent("adapter_model.safetensors")
         let file = try SafeTensorsFile(url: weightsURL)
+        var expected = Set<String>()
+        var loadedHead: [String] = []
         for p in model.parameters.all where p.name.contains(".lora_") || model.headParameterNames.contains(p.name) {
             let name = namePrefix + p.name
+            expected.insert(name)
             guard let info = file.tensors[name] else {
                 if model.headParameterNames.contains(p.name) { continue }
-                throw EncoderError.missingTensor(file: weightsURL.path, tensor: name)
+                throw EncoderError.missingTensor(file: path, tensor: name)
             }
             guard info.shape == p.shape else {
-                throw EncoderError.shapeMismatch(file: weightsURL.path, tensor: name, expected: p.shape, actual: info.shape)
+                throw EncoderError.shapeMismatch(file: path, tensor: name, expected: p.shape, actual: info.shape)
             }
             try file.readFloats(name, into: p.value.pointer, count: p.count)
+            try FiniteCheck.require(p.value.pointer, count: p.count, tensor: name, file: path)
+            if model.headParameterNames.contains(p.name) { loadedHead.append(p.name) }
         }
+        let extra = file.tensors.keys.filter { !expected.contains($0) }.sorted()
+        if !extra.isEmpty {
+            let shown = extra.prefix(4).joined(separator: ", ") + (extra.count > 4 ? ", … (\(extra.count) in all)" : "")
+            throw EncoderError.invalidInput("\(path): tensors beyond this model and adapter (\(model.config.layerCount) layers; targets "
+                + "\(description.lora.targets.map(\.rawValue).joined(separator: ", ")); head): \(shown)")
+        }
+        // The adapter's head replaces the base model's; without one the base's stays, and it
+        // is still random if the base had none (`newlyInitialised` keeps saying so).
+        model.newlyInitialised.removeAll { loadedHead.contains($0) }
     }
 }

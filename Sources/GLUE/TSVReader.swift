@@ -1,4 +1,5 @@
 import Foundation
+import InputValidation
 
 // GLUE TSV files are read as bytes: lines end at `\n`, fields at `\t`, and nothing is quoted
 // (sentences contain unbalanced `"`, so quote handling would merge rows). Splitting happens on
@@ -35,7 +36,7 @@ extension GLUETask {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw GLUEError.unreadableFile(path: url.path, reason: String(describing: error))
+            throw GLUEError.unreadableFile(path: url.path, reason: FileErrors.describe(error).map { String($0.split(separator: ":").last ?? "").trimmingCharacters(in: .whitespaces) } ?? String(describing: error))
         }
         return try parse(data, split: split, source: url.path)
     }

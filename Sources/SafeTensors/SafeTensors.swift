@@ -1,4 +1,5 @@
 import Foundation
+import InputValidation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -122,12 +123,60 @@ public final class SafeTensorsFile: @unchecked Sendable {
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: base), mappedSize) }
 
+    /// The keys of a JSON object's top level, and the first one that appears twice. `data`
+    /// must already be known to be valid JSON.
+    static func topLevelKeys(_ data: Data) -> (keys: [String], duplicate: String?) {
+        var keys: [String] = []
+        var seen = Set<String>()
+        var duplicate: String?
+        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var depth = 0
+            var i = 0
+            let n = bytes.count
+            while i < n {
+                let c = bytes[i]
+                if c == UInt8(ascii: "\"") {
+                    let start = i
+                    i += 1
+                    while i < n && bytes[i] != UInt8(ascii: "\"") {
+                        if bytes[i] == UInt8(ascii: "\\") { i += 1 }
+                        i += 1
+                    }
+                    let end = i  // the closing quote
+                    if depth == 1 {
+                        var j = end + 1
+                        while j < n, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[j]) { j += 1 }
+                        if j < n, bytes[j] == UInt8(ascii: ":") {
+                            let literal = Data(bytes[start...min(end, n - 1)])
+                            let key = (try? JSONSerialization.jsonObject(with: literal, options: .fragmentsAllowed)) as? String
+                                ?? String(decoding: literal.dropFirst().dropLast(), as: UTF8.self)
+                            if !seen.insert(key).inserted, duplicate == nil { duplicate = key }
+                            keys.append(key)
+                        }
+                    }
+                } else if c == UInt8(ascii: "{") || c == UInt8(ascii: "[") {
+                    depth += 1
+                } else if c == UInt8(ascii: "}") || c == UInt8(ascii: "]") {
+                    depth -= 1
+                }
+                i += 1
+            }
+        }
+        return (keys, duplicate)
+    }
+
     static func parseHeader(_ data: Data, file: String, dataSize: Int) throws -> ([String: SafeTensorInfo], [String: String]) {
         let object: Any
         do { object = try JSONSerialization.jsonObject(with: data) } catch {
             throw SafeTensorsError.invalidHeader(file: file, reason: "not JSON (\(error.localizedDescription))")
         }
         guard let dict = object as? [String: Any] else { throw SafeTensorsError.invalidHeader(file: file, reason: "not a JSON object") }
+        // JSONSerialization keeps the last of two equal keys: a duplicate tensor would be
+        // silently dropped.
+        if let duplicate = topLevelKeys(data).duplicate {
+            throw SafeTensorsError.invalidHeader(file: file, reason: "tensor '\(duplicate)' is named twice")
+        }
         var tensors: [String: SafeTensorInfo] = [:]
         var metadata: [String: String] = [:]
         for (name, value) in dict {
@@ -161,8 +210,10 @@ public final class SafeTensorsFile: @unchecked Sendable {
                 guard !overflow else { throw SafeTensorsError.invalidShape(file: file, tensor: name, reason: "element count overflows") }
                 count = p
             }
-            guard count * dtype.byteSize == e - b else {
-                throw SafeTensorsError.sizeMismatch(file: file, tensor: name, expectedBytes: count * dtype.byteSize, actualBytes: e - b)
+            let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.byteSize)
+            guard !overflow else { throw SafeTensorsError.invalidShape(file: file, tensor: name, reason: "byte size overflows") }
+            guard bytes == e - b else {
+                throw SafeTensorsError.sizeMismatch(file: file, tensor: name, expectedBytes: bytes, actualBytes: e - b)
             }
             tensors[name] = SafeTensorInfo(name: name, dtype: dtype, shape: shape, dataRange: b..<e)
         }
@@ -357,6 +408,8 @@ public enum AtomicFile {
     public static func write(chunks: [Data], to url: URL) throws {
         let dir = url.deletingLastPathComponent()
         let tmp = dir.appendingPathComponent(".\(url.lastPathComponent).tmp-\(getpid())")
+        let token = TemporaryFiles.register(tmp)
+        defer { TemporaryFiles.unregister(token) }
         do {
             try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             guard FileManager.default.createFile(atPath: tmp.path, contents: nil) else {
@@ -376,9 +429,11 @@ public enum AtomicFile {
                 throw SafeTensorsError.writeFailed(file: url.path, reason: "rename: \(reason)")
             }
         } catch let e as SafeTensorsError {
+            try? FileManager.default.removeItem(at: tmp)
             throw e
         } catch {
-            throw SafeTensorsError.writeFailed(file: url.path, reason: error.localizedDescription)
+            try? FileManager.default.removeItem(at: tmp)
+            throw SafeTensorsError.writeFailed(file: url.path, reason: FileErrors.describe(error) ?? error.localizedDescription)
         }
     }
 }

@@ -44,13 +44,27 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
 /// Errors of a training run.
 public enum TrainingError: Error, CustomStringConvertible {
     case nonFiniteLoss(step: Int, loss: Float, checkpoint: String?)
+    case nonFiniteGradient(step: Int, norm: Double, checkpoint: String?)
+    case diverged(step: Int, loss: Float, firstLoss: Float, checkpoint: String?)
     case emptyTrainingSet
     case checkpointMismatch(path: String, reason: String)
+    case memoryPlan(plan: String, availableMiB: Double)
+
+    static func lastGood(_ checkpoint: String?) -> String {
+        checkpoint.map { "The last good checkpoint is \($0)." } ?? "No checkpoint was written before it."
+    }
 
     public var description: String {
         switch self {
         case let .nonFiniteLoss(step, loss, checkpoint):
-            "loss became \(loss) at step \(step); stopped. " + (checkpoint.map { "The last good checkpoint is \($0)." } ?? "No checkpoint was written before it.")
+            "loss became \(loss) at step \(step); stopped. " + Self.lastGood(checkpoint)
+        case let .nonFiniteGradient(step, norm, checkpoint):
+            "the gradient norm became \(norm) at step \(step); stopped. " + Self.lastGood(checkpoint)
+        case let .diverged(step, loss, first, checkpoint):
+            "the mean loss of the last steps grew to \(loss) at step \(step), more than 100 times the first step's \(first): training diverged "
+                + "(try a lower --lr); stopped. " + Self.lastGood(checkpoint)
+        case let .memoryPlan(plan, available):
+            "this run needs about " + plan + String(format: ", more than the %.0f MiB available; lower --batch-size, --max-length or --rank", available)
         case .emptyTrainingSet: "the training set is empty"
         case let .checkpointMismatch(path, reason): "\(path): cannot resume: \(reason)"
         }
@@ -113,6 +127,8 @@ public final class Trainer {
     public init(model: EncoderModel, task: GLUETask, train: [TokenizedExample], dev: [TokenizedExample],
                 options: TrainingOptions, outputDirectory: URL, baseModelPath: String) throws {
         guard !train.isEmpty else { throw TrainingError.emptyTrainingSet }
+        try options.validate()
+        if options.method == .lora { try options.lora.validate(for: model.config, source: nil) }
         self.model = model
         self.task = task
         self.train = train
@@ -130,6 +146,47 @@ public final class Trainer {
                                    config: AdamWConfig(weightDecay: options.weightDecay))
         stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
         schedule = LinearSchedule(peak: options.learningRate, totalSteps: stepsPerEpoch * options.epochs, warmupRatio: options.warmupRatio)
+        let longest = (train + dev).map(\.ids.count).max() ?? 1
+        memoryPlan = MemoryPlan.plan(model: model, batchSize: min(options.batchSize, train.count), longest: longest)
+        if let available = MemoryPlan.availableBytes(), memoryPlan.total > available {
+            throw TrainingError.memoryPlan(plan: memoryPlan.description, availableMiB: available / 1_048_576)
+        }
+        identity = Trainer.identity(task: task, options: options, train: train, dev: dev)
+    }
+
+    /// What the run's memory was planned at (checked against the available memory at start).
+    public let memoryPlan: MemoryPlan
+    /// What a checkpoint of this run must agree on to be resumed; callers add fields the
+    /// trainer cannot see (the model's digest, the data files, the maximum length, caps).
+    public var identity: RunIdentity
+
+    /// Adds what only the caller knows to `identity`: the model's content digest, the maximum
+    /// length and the example caps.
+    public func addInputIdentity(modelDirectory: URL, maxLength: Int, maxTrainExamples: Int?, maxDevExamples: Int?) {
+        identity.fields["model_digest"] = RunIdentity.fileDigest(modelDirectory.appendingPathComponent("model.safetensors")) ?? "unreadable"
+        identity.fields["max_length"] = String(maxLength)
+        identity.fields["max_train_examples"] = maxTrainExamples.map(String.init) ?? "all"
+        identity.fields["max_dev_examples"] = maxDevExamples.map(String.init) ?? "all"
+    }
+
+    static func identity(task: GLUETask, options o: TrainingOptions, train: [TokenizedExample], dev: [TokenizedExample]) -> RunIdentity {
+        var f: [String: String] = [
+            "task": task.name, "method": o.method.rawValue, "epochs": String(o.epochs), "batch_size": String(o.batchSize),
+            "learning_rate": String(o.learningRate), "weight_decay": String(o.weightDecay), "warmup_ratio": String(o.warmupRatio),
+            "max_grad_norm": String(o.maxGradNorm), "seed": String(o.seed), "eval_every": o.evalEvery.map(String.init) ?? "none",
+            "evals_per_epoch": o.evalsPerEpoch.map(String.init) ?? "1", "checkpoint_every": String(o.checkpointEvery),
+            "stop_at_score": o.stopAtScore.map { String($0) } ?? "none",
+            "train_examples": String(train.count), "dev_examples": String(dev.count),
+            "train_data_digest": RunIdentity.examplesDigest(train), "dev_data_digest": RunIdentity.examplesDigest(dev),
+        ]
+        if o.method == .lora {
+            f["lora_rank"] = String(o.lora.rank)
+            f["lora_alpha"] = String(o.lora.alpha)
+            f["lora_dropout"] = String(o.lora.dropout)
+            f["lora_targets"] = o.lora.targets.map(\.rawValue).joined(separator: ",")
+            f["lora_rslora"] = String(o.lora.rsLoRA)
+        }
+        return RunIdentity(fields: f)
     }
 
     var logURL: URL { outputDirectory.appendingPathComponent("log.jsonl") }
@@ -151,6 +208,10 @@ public final class Trainer {
         var reachedScoreAtSeconds: Double?
         var logBytes: UInt64 = 0
         var lastMetrics: [String: Double] = [:]
+        /// The first step's loss (the divergence check compares with it).
+        var firstLoss: Float?
+        /// The last (up to) 10 losses.
+        var recentLosses: [Float]?
     }
 
     /// Runs (or, with `resume`, continues) training; returns the summary also written to summary.json.
@@ -192,11 +253,26 @@ public final class Trainer {
                 model.parameters.zeroGradients()
                 let (loss, _) = try model.forwardBackward(batch, labels: labels, training: true, rng: &state.dropoutRNG)
                 guard loss.isFinite else {
-                    let cp = FileManager.default.fileExists(atPath: checkpointURL.path) ? checkpointURL.path : nil
+                    let cp = lastCheckpoint()
                     try log.write(["type": .string("error"), "step": .number(Double(state.step + 1)), "message": .string("non-finite loss \(loss)")])
                     throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: loss, checkpoint: cp)
                 }
+                if state.firstLoss == nil { state.firstLoss = loss }
+                let window = Array(((state.recentLosses ?? []) + [loss]).suffix(10))
+                state.recentLosses = window
+                // The mean of the last 10 losses against the first, or against a uniform guess's
+                // cross-entropy ln(k) when the first batch happened to be easy.
+                let recent = window.reduce(0, +) / Float(window.count)
+                let reference = max(state.firstLoss ?? loss, task.isRegression ? 0 : Float(Foundation.log(Double(max(2, model.config.labelCount)))))
+                if reference > 0, recent > 100 * reference {
+                    try log.write(["type": .string("error"), "step": .number(Double(state.step + 1)), "message": .string("diverged: mean loss \(recent), first \(reference)")])
+                    throw TrainingError.diverged(step: state.step + 1, loss: recent, firstLoss: reference, checkpoint: lastCheckpoint())
+                }
                 let norm = GradientClipping.clip(trainable, maxNorm: options.maxGradNorm)
+                guard norm.isFinite else {
+                    try log.write(["type": .string("error"), "step": .number(Double(state.step + 1)), "message": .string("non-finite gradient norm \(norm)")])
+                    throw TrainingError.nonFiniteGradient(step: state.step + 1, norm: norm, checkpoint: lastCheckpoint())
+                }
                 let lr = schedule.learningRate(at: state.step)
                 optimizer.step(learningRate: lr)
                 state.step += 1
@@ -260,6 +336,11 @@ public final class Trainer {
         return summary
     }
 
+    /// The checkpoint on disk, if any (what a stopped run can resume from).
+    func lastCheckpoint() -> String? {
+        FileManager.default.fileExists(atPath: checkpointURL.path) ? checkpointURL.relativePath : nil
+    }
+
     /// Whether the epoch's `batch`-th step (1-based) is one of the `evalsPerEpoch` points.
     func isEvaluationPoint(_ batch: Int) -> Bool {
         guard let e = options.evalsPerEpoch, e > 1 else { return false }
@@ -299,11 +380,18 @@ public final class Trainer {
         let fm = FileManager.default
         let tmp = outputDirectory.appendingPathComponent(".\(weightsURL.lastPathComponent).tmp")
         try? fm.removeItem(at: tmp)
-        switch options.method {
-        case .lora: try PEFTAdapter.save(model, to: tmp, baseModelPath: baseModelPath)
-        case .full:
-            try model.saveModel(to: tmp)
-            try EncoderModel.copyTokenizerFiles(from: URL(fileURLWithPath: baseModelPath), to: tmp)
+        let token = TemporaryFiles.register(tmp)
+        defer { TemporaryFiles.unregister(token) }
+        do {
+            switch options.method {
+            case .lora: try PEFTAdapter.save(model, to: tmp, baseModelPath: baseModelPath)
+            case .full:
+                try model.saveModel(to: tmp)
+                try EncoderModel.copyTokenizerFiles(from: URL(fileURLWithPath: baseModelPath), to: tmp)
+            }
+        } catch {
+            try? fm.removeItem(at: tmp)
+            throw error
         }
         let old = outputDirectory.appendingPathComponent(".\(weightsURL.lastPathComponent).old")
         try? fm.removeItem(at: old)
@@ -325,7 +413,8 @@ public final class Trainer {
         enc.outputFormatting = .sortedKeys
         let stateJSON = String(decoding: try enc.encode(state), as: UTF8.self)
         let optionsJSON = String(decoding: try enc.encode(options), as: UTF8.self)
-        try SafeTensorsWriter.write(records, metadata: ["state": stateJSON, "options": optionsJSON,
+        let identityJSON = String(decoding: try enc.encode(identity.fields), as: UTF8.self)
+        try SafeTensorsWriter.write(records, metadata: ["state": stateJSON, "options": optionsJSON, "identity": identityJSON,
                                                         "optimizer_steps": String(optimizer.stepCount)], to: checkpointURL)
     }
 
@@ -335,11 +424,17 @@ public final class Trainer {
               let steps = file.metadata["optimizer_steps"].flatMap(Int.init) else {
             throw TrainingError.checkpointMismatch(path: checkpointURL.path, reason: "metadata is incomplete")
         }
+        if let identityJSON = file.metadata["identity"],
+           let saved = try? JSONDecoder().decode([String: String].self, from: Data(identityJSON.utf8)) {
+            if let difference = identity.difference(from: RunIdentity(fields: saved)) {
+                throw TrainingError.checkpointMismatch(path: checkpointURL.relativePath, reason: "it was made by a different run (\(difference))")
+            }
+        }
         let saved = try JSONDecoder().decode(TrainingOptions.self, from: Data(optionsJSON.utf8))
         var comparable = saved
         comparable.stopAfterSteps = options.stopAfterSteps
         guard comparable == options else {
-            throw TrainingError.checkpointMismatch(path: checkpointURL.path, reason: "it was written with other options")
+            throw TrainingError.checkpointMismatch(path: checkpointURL.relativePath, reason: "it was written with other options")
         }
         for (i, p) in optimizer.parameters.enumerated() {
             try file.readFloats("param." + p.name, into: p.value.pointer, count: p.count)

@@ -59,6 +59,9 @@ public enum Evaluation {
             let end = min(examples.count, start + batchSize)
             let (batch, _) = Batching.batch(examples, indices: Array(start..<end)[...], regression: task.isRegression)
             let logits = try model.predict(batch)
+            if let bad = logits.firstIndex(where: { !$0.isFinite }) {
+                throw EncoderError.invalidInput("dev example \(start + bad / max(1, k) + 1) gave a non-finite logit (\(logits[bad])); the weights or inputs are broken, no score is reported")
+            }
             for i in 0..<(end - start) {
                 if task.isRegression {
                     predictions.append(.score(logits[i]))

@@ -27,6 +27,11 @@ struct KernelBench: ParsableCommand {
     @Option(help: "Timed repetitions per measurement (the best is reported).")
     var repeats: Int = 5
 
+    func validate() throws {
+        if repeats < 1 { throw ValidationError("--repeats is \(repeats); it must be an integer ≥ 1") }
+        try CLI.validateThreads(threads)
+    }
+
     func run() throws {
         Threads.configure(threads)
         if !json { print("threads: \(Threads.count)") }

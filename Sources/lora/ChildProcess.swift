@@ -22,8 +22,14 @@ struct ChildOutcome: Sendable {
 }
 
 enum ChildProcess {
-    /// This executable's path (children run the same `lora`).
+    /// This executable (children run the same `lora`): `/proc/self/exe`, which stays valid
+    /// even when the file was replaced by a rebuild while the study runs.
     static var executablePath: String {
+        FileManager.default.fileExists(atPath: "/proc/self/exe") ? "/proc/self/exe" : CommandLine.arguments[0]
+    }
+
+    /// The executable's path on disk (for finding the repository it was built in).
+    static var executableFile: String {
         (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     }
 

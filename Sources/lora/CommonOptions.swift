@@ -5,6 +5,7 @@ import GLUE
 import Tokenizers
 import Training
 import Tensors
+import InputValidation
 
 /// `--rank --alpha --targets --lora-dropout --rslora`: the LoRA adapter's shape.
 struct LoRAOptions: ParsableArguments {
@@ -24,14 +25,57 @@ struct LoRAOptions: ParsableArguments {
     var rslora = false
 
     func config() throws -> LoRAConfig {
-        guard rank > 0 else { throw ValidationError("--rank must be positive") }
-        guard loraDropout >= 0 && loraDropout < 1 else { throw ValidationError("--lora-dropout must be in [0, 1)") }
-        return LoRAConfig(rank: rank, alpha: alpha, dropout: loraDropout, targets: try LoRATarget.parseList(targets), rsLoRA: rslora)
+        LoRAConfig(rank: rank, alpha: alpha, dropout: loraDropout, targets: try LoRATarget.parseList(targets), rsLoRA: rslora)
+    }
+
+    /// The model-independent checks (the rank's upper bound needs the model:
+    /// `LoRAConfig.validate(for:)` runs once it is loaded).
+    func validate() throws {
+        let rules = ValueRules(source: nil)
+        try CLI.usage {
+            try rules.within(rank, 1...65_536, key: "--rank")
+            try rules.positive(Double(alpha), key: "--alpha")
+            try rules.dropProbability(Double(loraDropout), key: "--lora-dropout")
+            _ = try config()
+        }
     }
 }
 
 /// Helpers shared by the commands.
 enum CLI {
+    /// Runs option checks, turning an `InvalidValue` or `EncoderError` into the parser's usage
+    /// error (exit status 64), for `validate()`.
+    static func usage(_ checks: () throws -> Void) throws {
+        do { try checks() } catch let e as InvalidValue {
+            throw ValidationError(e.description)
+        } catch let e as EncoderError {
+            throw ValidationError(e.description)
+        }
+    }
+
+    /// A task name for `validate()`: an unknown one is a usage error (64) listing the known names.
+    static func usageTask(_ name: String) throws -> GLUETask {
+        do { return try task(name) } catch { throw ValidationError("\(error)") }
+    }
+
+    /// `--threads`: at least 1 when given.
+    static func validateThreads(_ threads: Int?) throws {
+        if let threads { try usage { try ValueRules(source: nil).within(threads, 1...4_096, key: "--threads") } }
+    }
+
+    /// Refuses an output directory that is one of the inputs, or that already holds files
+    /// (unless `force`), so that no writer overwrites a model or a previous result.
+    static func checkOutputDirectory(_ out: String, inputs: [String], force: Bool) throws {
+        let target = URL(fileURLWithPath: out).standardizedFileURL.resolvingSymlinksInPath().path
+        for input in inputs where URL(fileURLWithPath: input).standardizedFileURL.resolvingSymlinksInPath().path == target {
+            throw ValidationError("--out \(out) is the input directory \(input); write to another directory")
+        }
+        if !force, let contents = try? FileManager.default.contentsOfDirectory(atPath: out), !contents.isEmpty {
+            throw ValidationError("--out \(out) already holds files (\(contents.sorted().prefix(3).joined(separator: ", "))\(contents.count > 3 ? ", …" : "")); "
+                + "choose an empty or new directory, or pass --force to overwrite")
+        }
+    }
+
     /// Resolves a GLUE task name or throws a usage error listing the known names.
     static func task(_ name: String) throws -> GLUETask {
         try GLUETask.named(name)

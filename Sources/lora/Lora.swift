@@ -1,4 +1,7 @@
 import ArgumentParser
+import Foundation
+import InputValidation
+import SafeTensors
 import Tensors
 
 /// The `lora` command-line tool.
@@ -12,6 +15,22 @@ struct Lora: ParsableCommand {
 
     static func main() {
         BLASEnvironment.relaunchIfNeeded()
-        main(nil)
+        TemporaryFiles.installSignalHandlers()
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            // A value out of range: the option's (usage, 64) or a file's (1), in one line.
+            if let invalid = error as? InvalidValue {
+                CLI.note("Error: \(invalid)")
+                Foundation.exit(invalid.source == nil ? 64 : 1)
+            }
+            // File-system errors name the file and the cause, not an NSCocoaError code.
+            if let text = FileErrors.describe(error) {
+                CLI.note("Error: \(text)")
+                Foundation.exit(1)
+            }
+            exit(withError: error)
+        }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import InputValidation
 import Encoders
 import GLUE
 import Profiling
@@ -37,6 +38,19 @@ struct WorkloadOptions: ParsableArguments {
 
     @Flag(help: "Print one JSON object.")
     var json = false
+
+    func validate() throws {
+        try CLI.usage {
+            let rules = ValueRules(source: nil)
+            try rules.within(batch, 1...65_536, key: "--batch")
+            try rules.within(seq, 1...EncoderConfig.maxSequenceLength, key: "--seq")
+            try rules.within(maxLength, 2...EncoderConfig.maxSequenceLength, key: "--max-length")
+            try rules.within(steps, 1...1_000_000, key: "--steps")
+            try rules.within(warmup, 0...1_000_000, key: "--warmup")
+        }
+        try CLI.validateThreads(threads)
+        if task != nil && data == nil { throw ValidationError("--task needs --data") }
+    }
 
     /// The batches of the workload: fixed-shape random ids, or real tokenized task batches.
     func batches(model m: EncoderModel, count: Int, split: Split) throws -> (batches: [(EncoderBatch, BatchLabels)], task: GLUETask?) {

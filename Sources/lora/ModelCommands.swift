@@ -4,6 +4,7 @@ import Encoders
 import GLUE
 import Tensors
 import Training
+import InputValidation
 
 /// `lora params`: trainable and total parameter counts for a method.
 struct ParamsCommand: ParsableCommand {
@@ -26,14 +27,20 @@ struct ParamsCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    func validate() throws {
+        if let numLabels { try CLI.usage { try ValueRules(source: nil).within(numLabels, 1...100_000, key: "--num-labels") } }
+    }
+
     func run() throws {
         let m = try CLI.loadModel(model, task: nil, labelCount: numLabels)
         let total = m.parameterCounts.total
         switch method {
         case .full: m.setFullFineTuning()
         case .lora:
+            let config = try lora.config()
+            try CLI.usage { try config.validate(for: m.config, source: nil) }
             var rng = RandomGenerator(seed: 0)
-            m.attachLoRA(try lora.config(), rng: &rng)
+            m.attachLoRA(config, rng: &rng)
         }
         let counts = m.parameterCounts
         let adapter = m.adapters.reduce(0) { $0 + $1.a.count + $1.b.count }
@@ -65,8 +72,8 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "A PEFT LoRA adapter directory to apply on top of the model.")
     var adapter: String?
 
-    @Option(help: "Truncate inputs to this many tokens.")
-    var maxLength: Int = 512
+    @Option(name: .customLong("max-length"), help: "Truncate inputs to this many tokens (default: 512, or less when the model's position embeddings cover less).")
+    var maxLengthOption: Int?
 
     @Flag(help: "Input lines are token ids, not text.")
     var ids = false
@@ -74,11 +81,36 @@ struct PredictCommand: ParsableCommand {
     @Option(help: "Lines per batch.")
     var batchSize: Int = 32
 
+    func validate() throws {
+        try CLI.usage {
+            let rules = ValueRules(source: nil)
+            try rules.within(batchSize, 1...65_536, key: "--batch-size")
+            // Token ids carry their own special tokens; text needs room for them (checked
+            // against the tokenizer once it is loaded).
+            if let maxLengthOption {
+                try rules.within(maxLengthOption, ids ? 1...EncoderConfig.maxSequenceLength : 2...EncoderConfig.maxSequenceLength, key: "--max-length")
+            }
+        }
+    }
+
     func run() throws {
         let m = try CLI.loadModel(model, task: nil, adapter: adapter)
+        let maxLength = maxLengthOption ?? min(512, m.config.maxInputLength)
+        if !ids { try CLI.usage { try m.config.validateMaxLength(maxLength) } }
+        let randomHead = !m.newlyInitialised.isEmpty
+        if randomHead {
+            CLI.note("warning: \(adapter ?? model) has no trained classification head (initialised at random: "
+                + "\(m.newlyInitialised.joined(separator: ", "))); its predictions mean nothing, and each output line says \"random_head\": true")
+        }
         m.mergeAdapters()
         m.useInferenceLayout()
         let tok = ids ? nil : try CLI.tokenizer(model)
+        if let tok {
+            try CLI.usage {
+                try TaskData.checkMaxLength(maxLength, tokenizer: tok, pair: false)
+            }
+        }
+        let marker = randomHead ? ", \"random_head\": true" : ""
         let k = m.config.labelCount
         var pending: [(ids: [Int32], types: [Int32])] = []
         var lineNumber = 0
@@ -87,13 +119,16 @@ struct PredictCommand: ParsableCommand {
             let logits = try m.predict(EncoderBatch(sequences: pending.map(\.ids), typeIds: pending.map(\.types)))
             for i in 0..<pending.count {
                 let row = Array(logits[(i * k)..<((i + 1) * k)])
+                if let bad = row.first(where: { !$0.isFinite }) {
+                    throw EncoderError.invalidInput("stdin line \(lineNumber - pending.count + i + 1): the model gave a non-finite logit (\(bad)); its weights or the input are broken")
+                }
                 let values = row.map { String(format: "%.6g", $0) }.joined(separator: ", ")
                 if m.config.isRegression {
-                    print("{\"logits\": [\(values)], \"score\": \(String(format: "%.6g", row[0]))}")
+                    print("{\"logits\": [\(values)], \"score\": \(String(format: "%.6g", row[0]))\(marker)}")
                 } else {
                     let best = row.indices.max { row[$0] < row[$1] } ?? 0
                     let name = m.config.labelNames?[best].replacingOccurrences(of: "\"", with: "\\\"")
-                    print("{\"logits\": [\(values)], \"label\": \(best)" + (name.map { ", \"label_name\": \"\($0)\"" } ?? "") + "}")
+                    print("{\"logits\": [\(values)], \"label\": \(best)" + (name.map { ", \"label_name\": \"\($0)\"" } ?? "") + marker + "}")
                 }
             }
             pending.removeAll()
@@ -139,8 +174,8 @@ struct EvalCommand: ParsableCommand {
     @Option(help: "GLUE data directory (holding SST-2/, MRPC/, …).")
     var data: String
 
-    @Option(help: "Truncate inputs to this many tokens.")
-    var maxLength: Int = 512
+    @Option(name: .customLong("max-length"), help: "Truncate inputs to this many tokens (default: 512, or less when the model's position embeddings cover less).")
+    var maxLengthOption: Int?
 
     @Option(help: "Evaluate only the first N dev examples.")
     var maxExamples: Int?
@@ -148,12 +183,30 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Print one JSON object.")
     var json = false
 
+    @Flag(help: "Evaluate even when the model has no trained head for the task (its scores are those of a random head).")
+    var allowRandomHead = false
+
+    func validate() throws {
+        try CLI.usage {
+            let rules = ValueRules(source: nil)
+            if let maxLengthOption { try rules.within(maxLengthOption, 2...EncoderConfig.maxSequenceLength, key: "--max-length") }
+            if let maxExamples { try rules.atLeast(maxExamples, 1, key: "--max-examples") }
+        }
+        _ = try CLI.usageTask(task)
+    }
+
     func run() throws {
         let t = try CLI.task(task)
         Threads.configure()
         let m = try CLI.loadModel(model, task: t, adapter: adapter)
-        if !m.newlyInitialised.isEmpty && adapter == nil {
-            CLI.note("warning: the model has no trained head for \(t.name) (initialised: \(m.newlyInitialised.joined(separator: ", "))); scores are those of a random head")
+        let maxLength = maxLengthOption ?? min(512, m.config.maxInputLength)
+        try CLI.usage { try m.config.validateMaxLength(maxLength) }
+        if !m.newlyInitialised.isEmpty {
+            let what = "\(adapter ?? model) has no trained head for \(t.name) (initialised at random: \(m.newlyInitialised.joined(separator: ", ")))"
+            guard allowRandomHead else {
+                throw ValidationError(what + "; its scores would be those of a random head. Pass --allow-random-head to evaluate it anyway")
+            }
+            CLI.note("warning: " + what + "; scores are those of a random head")
         }
         m.mergeAdapters()
         m.useInferenceLayout()
@@ -185,8 +238,18 @@ struct MergeCommand: ParsableCommand {
     @Option(help: "Output model directory.")
     var out: String
 
+    @Flag(help: "Write into --out even if it already holds files.")
+    var force = false
+
+    func validate() throws {
+        try CLI.checkOutputDirectory(out, inputs: [model, adapter], force: force)
+    }
+
     func run() throws {
         let m = try CLI.loadModel(model, task: nil, adapter: adapter)
+        if !m.newlyInitialised.isEmpty {
+            CLI.note("warning: \(adapter) has no classification head; the merged model's head is random (\(m.newlyInitialised.joined(separator: ", ")))")
+        }
         m.mergeAdapters()
         let outURL = URL(fileURLWithPath: out)
         try m.saveModel(to: outURL)

@@ -186,7 +186,7 @@ struct ReproduceCommand: ParsableCommand {
     /// executable was built in (with `-dirty` for uncommitted changes), else "unknown".
     static func version() -> String {
         if let v = ProcessInfo.processInfo.environment["SWIFT_LORA_VERSION"], !v.isEmpty { return v }
-        var dir = URL(fileURLWithPath: ChildProcess.executablePath).deletingLastPathComponent()
+        var dir = URL(fileURLWithPath: ChildProcess.executableFile).deletingLastPathComponent()
         for _ in 0..<6 {
             if FileManager.default.fileExists(atPath: dir.appendingPathComponent(".git").path) { break }
             dir = dir.deletingLastPathComponent()

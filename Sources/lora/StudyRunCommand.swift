@@ -42,6 +42,8 @@ struct StudyRunCommand: ParsableCommand {
         let trainer = try Trainer(model: m, task: task, train: taskData.train, dev: taskData.dev,
                                   options: planned.options,
                                   outputDirectory: runDir, baseModelPath: model)
+        trainer.addInputIdentity(modelDirectory: URL(fileURLWithPath: model), maxLength: planned.maxLength,
+                                 maxTrainExamples: planned.maxTrainExamples, maxDevExamples: planned.maxDevExamples)
         if let hook = ProcessInfo.processInfo.environment[Self.killHookVariable] {
             let parts = hook.split(separator: ":")
             if parts.count == 2, String(parts[0]) == runDir.lastPathComponent, let step = Int(parts[1]) {

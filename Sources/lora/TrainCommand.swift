@@ -4,6 +4,7 @@ import Encoders
 import GLUE
 import Tensors
 import Training
+import InputValidation
 
 extension FineTuningMethod: ExpressibleByArgument {}
 
@@ -58,6 +59,23 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Continue from OUT/checkpoint.safetensors.")
     var resume = false
 
+    @Flag(help: "Write into --out even if it already holds files (a previous run's are overwritten).")
+    var force = false
+
+    func validate() throws {
+        let t = try CLI.usageTask(task)
+        let (o, length) = try options(for: t)
+        try CLI.usage {
+            try o.validate()
+            let rules = ValueRules(source: nil)
+            try rules.within(length, 2...EncoderConfig.maxSequenceLength, key: "--max-length")
+            if let maxTrainExamples { try rules.atLeast(maxTrainExamples, 1, key: "--max-train-examples") }
+            if let maxDevExamples { try rules.atLeast(maxDevExamples, 1, key: "--max-dev-examples") }
+        }
+        try CLI.validateThreads(threads)
+        try CLI.checkOutputDirectory(out, inputs: [model, data], force: force || resume)
+    }
+
     func options(for t: GLUETask) throws -> (TrainingOptions, maxLength: Int) {
         var o = TrainingOptions()
         o.method = method
@@ -82,7 +100,6 @@ struct TrainCommand: ParsableCommand {
         o.evalEvery = evalEvery
         o.checkpointEvery = checkpointEvery
         o.stopAtScore = stopAtScore
-        guard o.epochs > 0, o.batchSize > 0, o.learningRate > 0 else { throw ValidationError("epochs, batch size and learning rate must be positive") }
         return (o, length)
     }
 
@@ -92,6 +109,7 @@ struct TrainCommand: ParsableCommand {
         Threads.configure(threads)
         let dataURL = URL(fileURLWithPath: data)
         let m = try CLI.loadModel(model, task: t, seed: seed)
+        try CLI.usage { try m.config.validateMaxLength(length) }
         if !m.newlyInitialised.isEmpty {
             CLI.note("new head for \(t.name) (\(t.numLabels) outputs): \(m.newlyInitialised.joined(separator: ", "))")
         }
@@ -100,8 +118,17 @@ struct TrainCommand: ParsableCommand {
         CLI.note("\(t.name): \(taskData.train.count) train / \(taskData.dev.count) dev examples, max length \(length), method \(opts.method.rawValue), \(opts.epochs) epochs of batch \(opts.batchSize), lr \(opts.learningRate)")
         let trainer = try Trainer(model: m, task: t, train: taskData.train, dev: taskData.dev, options: opts,
                                   outputDirectory: URL(fileURLWithPath: out, isDirectory: true), baseModelPath: URL(fileURLWithPath: model).standardizedFileURL.path)
+        // A checkpoint resumes only the same run: same model (by content), data, length and caps.
+        trainer.addInputIdentity(modelDirectory: URL(fileURLWithPath: model), maxLength: length,
+                                 maxTrainExamples: maxTrainExamples, maxDevExamples: maxDevExamples)
         let counts = m.parameterCounts
-        CLI.note("trainable parameters: \(CLI.grouped(counts.trainable)) of \(CLI.grouped(counts.total))")
+        CLI.note("trainable parameters: \(CLI.grouped(counts.trainable)) of \(CLI.grouped(counts.total)); memory plan: \(trainer.memoryPlan.description)")
+        if let hook = ProcessInfo.processInfo.environment[StudyRunCommand.killHookVariable] {
+            let parts = hook.split(separator: ":")
+            if parts.count == 2, String(parts[0]) == URL(fileURLWithPath: out).lastPathComponent, let step = Int(parts[1]) {
+                trainer.afterStep = { if $0 == step { kill(getpid(), SIGKILL) } }
+            }
+        }
         let summary = try trainer.run(resume: resume)
         print(String(format: "%@ %@: best %@ = %.4f at epoch %.2f (step %d); %d steps in %.1f s; weights in %@",
                      t.name, opts.method.rawValue, summary.bestMetric, summary.bestScore ?? .nan, summary.bestEpoch, summary.bestStep,
