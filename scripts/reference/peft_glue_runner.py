@@ -263,6 +263,9 @@ def self_test() -> None:
     assert epoch_position(0, 187, 375) == 187 / 375
     assert epoch_position(1, 78, 156) == 1.5
     assert fmt_epoch(2) == "2" and fmt_epoch(1.5) == "1.5000"
+    cwd = os.getcwd()
+    cmd = portable_command([os.path.join(cwd, "x.py"), "--plan", "/tmp/abc", "--out", os.path.join(cwd, "o.json")])
+    assert cmd == "python x.py --plan plan.json --out o.json", cmd
     assert "torch" not in sys.modules, "self-test imported torch"
     print("self-test ok", file=sys.stderr)
 
@@ -426,6 +429,29 @@ def run_one(entry: dict, args) -> dict:
             "train_examples": len(train_feats), "dev_examples": len(dev_feats), "config": entry}
 
 
+def portable_command(argv) -> str:
+    """The command line as another machine could type it: `python`, the script relative to the
+    working directory, paths inside it relative, and the plan (usually a temporary file written
+    by `lora reproduce --print-plan`) as `plan.json`."""
+    out = ["python", os.path.relpath(argv[0])]
+    args = argv[1:]
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--plan" and i + 1 < len(args):
+            out += [a, "plan.json"]
+            i += 2
+            continue
+        if a.startswith("--plan="):
+            out.append("--plan=plan.json")
+        elif os.path.isabs(a) and not os.path.relpath(a).startswith(".."):
+            out.append(os.path.relpath(a))
+        else:
+            out.append(a)
+        i += 1
+    return shlex.join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -460,7 +486,7 @@ def main() -> None:
         keep = {canonical_task(t.strip()) for t in args.tasks.split(",")}
         runs = [r for r in runs if canonical_task(r["task"]) in keep]
 
-    results = {"runs": [], "versions": versions(), "command": shlex.join([sys.executable] + sys.argv)}
+    results = {"runs": [], "versions": versions(), "command": portable_command(sys.argv)}
     if args.resume and os.path.exists(args.out):
         with open(args.out) as f:
             previous = json.load(f)
