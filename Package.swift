@@ -12,7 +12,7 @@ let package = Package(
     products: [
         .executable(name: "lora", targets: ["lora"]),
         // The readers and models as a library, for the fuzzing harnesses in Fuzz/.
-        .library(name: "SwiftLoRACore", targets: ["InputValidation", "SafeTensors", "Tokenizers", "GLUE", "Encoders"]),
+        .library(name: "SwiftLoRACore", targets: ["InputValidation", "JSONText", "SafeTensors", "Tokenizers", "GLUE", "DataFiles", "Encoders"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -22,16 +22,18 @@ let package = Package(
         .target(name: "InputValidation"),
         .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: vectorFlags),
         .target(name: "SafeTensors", dependencies: ["InputValidation"]),
-        .target(name: "Tokenizers"),
+        .target(name: "JSONText"),
+        .target(name: "Tokenizers", dependencies: ["JSONText"]),
         .target(name: "GLUE", dependencies: ["InputValidation"]),
+        .target(name: "DataFiles", dependencies: ["GLUE", "JSONText", "InputValidation"]),
         .target(name: "Profiling"),
         .target(name: "Study", dependencies: ["Profiling"]),
         .target(name: "Encoders", dependencies: ["Tensors", "SafeTensors", "InputValidation"], swiftSettings: vectorFlags),
-        .target(name: "Training", dependencies: ["Tensors", "SafeTensors", "Encoders", "GLUE", "Tokenizers", "InputValidation"], swiftSettings: vectorFlags),
+        .target(name: "Training", dependencies: ["Tensors", "SafeTensors", "Encoders", "GLUE", "Tokenizers", "InputValidation", "DataFiles"], swiftSettings: vectorFlags),
         .executableTarget(
             name: "lora",
             dependencies: [
-                "Tensors", "SafeTensors", "Tokenizers", "GLUE", "Encoders", "Training", "Profiling", "Study", "InputValidation",
+                "Tensors", "SafeTensors", "Tokenizers", "GLUE", "DataFiles", "Encoders", "Training", "Profiling", "Study", "InputValidation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: vectorFlags
@@ -39,7 +41,8 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "TensorsTests", dependencies: ["Tensors", "TestSupport"]),
         .testTarget(name: "SafeTensorsTests", dependencies: ["SafeTensors", "TestSupport"]),
-        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "TestSupport"]),
+        .testTarget(name: "TokenizersTests", dependencies: ["Tokenizers", "JSONText", "TestSupport"]),
+        .testTarget(name: "DataFilesTests", dependencies: ["DataFiles", "GLUE", "TestSupport"]),
         .testTarget(name: "GLUETests", dependencies: ["GLUE", "TestSupport"]),
         .testTarget(name: "EncodersTests", dependencies: ["Encoders", "Tensors", "SafeTensors", "TestSupport", "InputValidation"]),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Encoders", "GLUE", "Tensors", "SafeTensors", "TestSupport"]),

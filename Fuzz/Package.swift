@@ -1,4 +1,4 @@
-// swift-tools-version:5.4
+// swift-tools-version:5.9
 // libFuzzer harnesses for swift-lora's input readers, built apart from the main package so
 // that only these targets get -sanitize=fuzzer,address. Build and run with scripts/fuzz.sh.
 import PackageDescription
@@ -19,6 +19,8 @@ let package = Package(
                           path: "Sources/FuzzAdapterConfig", swiftSettings: harness),
         .executableTarget(name: "FuzzTokenizerFiles", dependencies: ["FuzzSupport", .product(name: "SwiftLoRACore", package: "swift-lora")],
                           path: "Sources/FuzzTokenizerFiles", swiftSettings: harness),
+        .executableTarget(name: "FuzzDataFiles", dependencies: ["FuzzSupport", .product(name: "SwiftLoRACore", package: "swift-lora")],
+                          path: "Sources/FuzzDataFiles", swiftSettings: harness),
         .executableTarget(name: "FuzzGLUEData", dependencies: [.product(name: "SwiftLoRACore", package: "swift-lora")],
                           path: "Sources/FuzzGLUEData", swiftSettings: harness),
     ]

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses of Fuzz/ (-sanitize=fuzzer,address over the readers they
 # call) and runs each for SECONDS (default 30) on its committed corpus in Fuzz/Corpus/NAME,
-# adding the new inputs it finds there. Exits non-zero on the first crash, trap, leak or
+# adding the new inputs it finds there, then merging the corpus down to the inputs that add
+# coverage. Exits non-zero on the first crash, trap, leak or
 # sanitizer report (libFuzzer leaves the input as crash-* in the current directory).
 #   scripts/fuzz.sh            # every harness, 30 s each (CI)
 #   scripts/fuzz.sh 600        # every harness, 10 minutes each
@@ -12,10 +13,10 @@ seconds="${1:-30}"
 shift || true
 harnesses=("$@")
 if [ ${#harnesses[@]} -eq 0 ]; then
-    harnesses=(FuzzSafeTensors FuzzModelConfig FuzzAdapterConfig FuzzTokenizerFiles FuzzGLUEData)
+    harnesses=(FuzzSafeTensors FuzzModelConfig FuzzAdapterConfig FuzzTokenizerFiles FuzzGLUEData FuzzDataFiles)
 fi
 scripts/setup.sh >/dev/null
-(cd Fuzz && swift build -c release --scratch-path ../.build-fuzz -Xswiftc -sanitize=fuzzer,address -j "$(nproc)" 2>&1 | grep -E "error|warning: unre|Compiling|Build" | tail -3)
+(cd Fuzz && swift build -c release --scratch-path ../.build-fuzz --sanitize=fuzzer --sanitize=address -j "$(nproc)" 2>&1 | grep -E "error|Build complete" | sort -u | tail -3)
 for h in "${harnesses[@]}"; do
     mkdir -p "Fuzz/Corpus/$h"
     echo "fuzz: $h for ${seconds}s on $(ls "Fuzz/Corpus/$h" | wc -l) corpus inputs"
@@ -28,5 +29,12 @@ for h in "${harnesses[@]}"; do
     set -e
     grep -E "DONE|stat::number_of_executed_units|ERROR|crash-|Test unit written|SUMMARY" "$log" | tail -6
     if [ "$status" -ne 0 ]; then echo "fuzz: $h FAILED (exit $status; log $log)" >&2; tail -40 "$log" >&2; exit 1; fi
-    echo "fuzz: $h ok"
+    # Keep the corpus small: the inputs that reach new coverage, merged into a fresh directory.
+    merged="$(mktemp -d)"
+    if ASAN_OPTIONS=detect_leaks=0 ".build-fuzz/release/$h" -merge=1 -max_len=8192 -rss_limit_mb=2048 "$merged" "Fuzz/Corpus/$h" > "$log.merge" 2>&1; then
+        rm -rf "Fuzz/Corpus/$h" && mv "$merged" "Fuzz/Corpus/$h" && chmod 755 "Fuzz/Corpus/$h"
+    else
+        rm -rf "$merged"
+    fi
+    echo "fuzz: $h ok ($(ls "Fuzz/Corpus/$h" | wc -l) corpus inputs)"
 done

@@ -84,6 +84,13 @@ extension LayerSaved {
 public final class EncoderModel: @unchecked Sendable {
     /// The configuration (`num_labels` set to the head in use).
     public private(set) var config: EncoderConfig
+
+    /// Names the head's outputs (`id2label` of an exported config; the labels beside an
+    /// adapter). `names` must have one name per output, or be `nil`.
+    public func setLabelNames(_ names: [String]?) {
+        precondition(names.map { $0.count == config.labelCount } ?? true, "setLabelNames: \(names?.count ?? 0) names for \(config.labelCount) outputs")
+        config.labelNames = names
+    }
     /// Every parameter by canonical name.
     public let parameters: ParameterStore
     /// Head parameters that were not in the checkpoint and were initialised here.

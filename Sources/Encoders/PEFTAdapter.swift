@@ -59,6 +59,48 @@ public enum PEFTAdapter {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try SafeTensorsWriter.write(records, metadata: ["format": "pt"], to: directory.appendingPathComponent("adapter_model.safetensors"))
         try AtomicFile.write(JSONValue.encodeObject(config), to: directory.appendingPathComponent("adapter_config.json"))
+        if let names = model.config.labelNames, !model.config.isRegression {
+            try AtomicFile.write(labelsJSON(names), to: directory.appendingPathComponent(labelsFileName))
+        }
+    }
+
+    /// The file beside `adapter_config.json` that names the head's classes (PEFT has no place
+    /// for them): `{"id2label": {"0": "negative", …}, "label2id": {"negative": 0, …}}`, as in a
+    /// transformers config.json.
+    public static let labelsFileName = "labels.json"
+
+    static func labelsJSON(_ names: [String]) throws -> Data {
+        var id2label: [String: JSONValue] = [:], label2id: [String: JSONValue] = [:]
+        for (i, n) in names.enumerated() {
+            id2label[String(i)] = .string(n)
+            label2id[n] = .number(Double(i))
+        }
+        return try JSONValue.encodeObject(["id2label": .object(id2label), "label2id": .object(label2id)])
+    }
+
+    /// The class names in an adapter's `labels.json`, or `nil` when it has none.
+    /// - Throws: `EncoderError.invalidInput` naming the file for a malformed one or one whose
+    ///   count differs from `labelCount`.
+    static func readLabelNames(_ directory: URL, labelCount: Int) throws -> [String]? {
+        let url = directory.appendingPathComponent(labelsFileName)
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let path = url.relativePath
+        guard let data = FileManager.default.contents(atPath: url.path),
+              case let .object(root)? = try? JSONDecoder().decode(JSONValue.self, from: data),
+              case let .object(id2label)? = root["id2label"] else {
+            throw EncoderError.invalidInput("\(path): expected a JSON object with an \"id2label\" object")
+        }
+        var names: [String] = []
+        for i in 0..<id2label.count {
+            guard case let .string(name)? = id2label[String(i)] else {
+                throw EncoderError.invalidInput("\(path): id2label has no name for class \(i) (its keys must be 0…\(id2label.count - 1))")
+            }
+            names.append(name)
+        }
+        guard names.count == labelCount else {
+            throw EncoderError.invalidInput("\(path): \(names.count) class names for a head with \(labelCount) outputs")
+        }
+        return names
     }
 
     /// What an adapter directory holds.
@@ -216,5 +258,9 @@ public enum PEFTAdapter {
         // The adapter's head replaces the base model's; without one the base's stays, and it
         // is still random if the base had none (`newlyInitialised` keeps saying so).
         model.newlyInitialised.removeAll { loadedHead.contains($0) }
+        if !loadedHead.isEmpty, !model.config.isRegression,
+           let names = try readLabelNames(directory, labelCount: model.config.labelCount) {
+            model.setLabelNames(names)
+        }
     }
 }

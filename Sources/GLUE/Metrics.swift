@@ -71,6 +71,26 @@ public enum Metrics {
         return Double(2 * tp) / Double(2 * tp + fp + fn)
     }
 
+    /// Macro-averaged F1: the mean over classes of `2·TP / (2·TP + FP + FN)`, over the classes
+    /// that occur in `labels` or `predictions` (scikit-learn's `f1_score(average="macro")`, a
+    /// class with TP = 0 counting 0).
+    /// - Throws: ``MetricError/lengthMismatch(predictions:labels:)``, ``MetricError/empty``.
+    public static func macroF1(predictions: [Int], labels: [Int]) throws -> Double {
+        try check(predictions.count, labels.count)
+        var tp: [Int: Int] = [:], fp: [Int: Int] = [:], fn: [Int: Int] = [:]
+        for i in predictions.indices {
+            let p = predictions[i], t = labels[i]
+            if p == t { tp[p, default: 0] += 1 } else { fp[p, default: 0] += 1; fn[t, default: 0] += 1 }
+        }
+        let classes = Set(predictions).union(labels).sorted()
+        var sum = 0.0
+        for k in classes {
+            let t = tp[k] ?? 0
+            if t > 0 { sum += Double(2 * t) / Double(2 * t + (fp[k] ?? 0) + (fn[k] ?? 0)) }
+        }
+        return sum / Double(classes.count)
+    }
+
     /// Matthews correlation coefficient; for more than two classes Gorodkin's R_K, as
     /// scikit-learn's `matthews_corrcoef`:
     /// `(c·s − Σ_k p_k·t_k) / √((s² − Σ p_k²)(s² − Σ t_k²))` with `c` correct predictions,

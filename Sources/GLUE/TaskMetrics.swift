@@ -7,6 +7,8 @@ public enum Metric: String, Sendable, Hashable, CaseIterable, Codable, CustomStr
     case accuracy
     /// Binary F1 of class 1.
     case f1
+    /// Unweighted mean of the per-class F1 (scikit-learn's `average="macro"`).
+    case macroF1 = "f1_macro"
     /// Matthews correlation coefficient.
     case matthews = "matthews_correlation"
     /// Pearson correlation.
@@ -70,6 +72,7 @@ extension GLUETask {
             switch metric {
             case .accuracy: values[metric] = try Metrics.accuracy(predictions: predictions, labels: labels)
             case .f1: values[metric] = try Metrics.f1(predictions: predictions, labels: labels, positive: 1)
+            case .macroF1: values[metric] = try Metrics.macroF1(predictions: predictions, labels: labels)
             case .matthews: values[metric] = try Metrics.matthews(predictions: predictions, labels: labels)
             case .pearson, .spearman: throw MetricError.labelKindMismatch(index: 0, task: name)
             }
@@ -88,7 +91,7 @@ extension GLUETask {
             switch metric {
             case .pearson: values[metric] = try Metrics.pearson(predictions: predictions, labels: labels)
             case .spearman: values[metric] = try Metrics.spearman(predictions: predictions, labels: labels)
-            case .accuracy, .f1, .matthews: throw MetricError.labelKindMismatch(index: 0, task: name)
+            case .accuracy, .f1, .macroF1, .matthews: throw MetricError.labelKindMismatch(index: 0, task: name)
             }
         }
         return MetricReport(task: name, primary: primaryMetric, values: values)

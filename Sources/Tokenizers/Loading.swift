@@ -1,4 +1,5 @@
 import Foundation
+import JSONText
 
 /// Loads the tokenizer of a model directory.
 ///

@@ -53,6 +53,13 @@ enum CLI {
         }
     }
 
+    /// A value whose checks throw `InvalidValue`, as a usage error (exit status 64).
+    static func usageValue<T>(_ make: () throws -> T) throws -> T {
+        var value: T?
+        try usage { value = try make() }
+        return value!
+    }
+
     /// A task name for `validate()`: an unknown one is a usage error (64) listing the known names.
     static func usageTask(_ name: String) throws -> GLUETask {
         do { return try task(name) } catch { throw ValidationError("\(error)") }

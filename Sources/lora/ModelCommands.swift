@@ -5,6 +5,7 @@ import GLUE
 import Tensors
 import Training
 import InputValidation
+import DataFiles
 
 /// `lora params`: trainable and total parameter counts for a method.
 struct ParamsCommand: ParsableCommand {
@@ -62,8 +63,13 @@ struct ParamsCommand: ParsableCommand {
 struct PredictCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "predict",
-        abstract: "Read one input per line from stdin (a tab separates a pair) and print {\"logits\": [...], \"label\": ...} per line.",
-        discussion: "With --ids, each line holds space-separated token ids instead of text (a tab separates the type ids)."
+        abstract: "Predict the inputs of a data file (--file) or of stdin, one per line (a tab separates a pair).",
+        discussion: """
+        --file F reads a CSV, TSV or JSON Lines file and writes one row per input: JSON Lines \
+        {"id": …, "label": NAME, "probabilities": […]} ({"score": …} for regression), or CSV when --output ends in .csv \
+        (columns id, label, probability_NAME…). From stdin it prints {"logits": [...], "label": ...} per line; \
+        with --ids, each line holds space-separated token ids instead of text (a tab separates the type ids).
+        """
     )
 
     @Option(help: "Hugging Face model directory; its tokenizer files are used.")
@@ -78,6 +84,17 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Input lines are token ids, not text.")
     var ids = false
 
+    @Option(help: "A CSV, TSV or JSON Lines file to predict (default: lines of stdin).")
+    var file: String?
+
+    @Option(help: "Where --file's predictions go: OUT.jsonl or OUT.csv (default: stdout, as JSON Lines).")
+    var output: String?
+
+    @Option(help: "A column of --file carried through to each prediction as its id.")
+    var idColumn: String?
+
+    @OptionGroup var dataFile: DataFileOptions
+
     @Option(help: "Lines per batch.")
     var batchSize: Int = 32
 
@@ -89,6 +106,16 @@ struct PredictCommand: ParsableCommand {
             // against the tokenizer once it is loaded).
             if let maxLengthOption {
                 try rules.within(maxLengthOption, ids ? 1...EncoderConfig.maxSequenceLength : 2...EncoderConfig.maxSequenceLength, key: "--max-length")
+            }
+        }
+        if file == nil, output != nil || idColumn != nil || dataFile.isSet {
+            throw ValidationError("--output, --id-column, --format and the column options need --file")
+        }
+        if file != nil, ids { throw ValidationError("--ids reads token ids from stdin; it does not go with --file") }
+        if let output, let file {
+            let target = URL(fileURLWithPath: output).standardizedFileURL.resolvingSymlinksInPath().path
+            if target == URL(fileURLWithPath: file).standardizedFileURL.resolvingSymlinksInPath().path {
+                throw ValidationError("--output \(output) is the input file; write to another file")
             }
         }
     }
@@ -104,6 +131,13 @@ struct PredictCommand: ParsableCommand {
         }
         m.mergeAdapters()
         m.useInferenceLayout()
+        if let file {
+            let tokenizer = try CLI.tokenizer(model)
+            let rows = try UserData.readUnlabelled(try dataFile.open(file), columns: dataFile.columns(id: idColumn),
+                                                   tokenizer: tokenizer, maxLength: maxLength)
+            CLI.note("\(file): \(rows.columns); \(rows.encodings.count) rows")
+            return try FilePrediction.run(model: m, rows: rows, batchSize: batchSize, output: output, source: file, randomHead: randomHead)
+        }
         let tok = ids ? nil : try CLI.tokenizer(model)
         if let tok {
             try CLI.usage {
@@ -160,7 +194,9 @@ struct PredictCommand: ParsableCommand {
 
 /// `lora eval`: metrics of a model (optionally with an adapter) on a task's dev set.
 struct EvalCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "eval", abstract: "Print a model's metrics on a GLUE task's dev set.")
+    static let configuration = CommandConfiguration(
+        commandName: "eval", abstract: "Print a model's metrics on a GLUE task's dev set, or on a labelled CSV/TSV/JSON Lines file.",
+        discussion: "With --file, labels are matched to the model's class names (id2label, or the adapter's labels.json); a label that is no name but an integer k is class k.")
 
     @Option(help: "Hugging Face model directory.")
     var model: String
@@ -169,10 +205,18 @@ struct EvalCommand: ParsableCommand {
     var adapter: String?
 
     @Option(help: "GLUE task (SST-2, MRPC, CoLA, RTE, STS-B, QQP, MNLI, MNLI-MM, QNLI, WNLI).")
-    var task: String
+    var task: String?
 
     @Option(help: "GLUE data directory (holding SST-2/, MRPC/, …).")
-    var data: String
+    var data: String?
+
+    @Option(help: "A labelled CSV, TSV or JSON Lines file to evaluate on (instead of --task/--data).")
+    var file: String?
+
+    @OptionGroup var dataFile: DataFileOptions
+
+    @Option(help: "Primary metric for --file (default: accuracy, or pearson for regression).")
+    var metric: String?
 
     @Option(name: .customLong("max-length"), help: "Truncate inputs to this many tokens (default: 512, or less when the model's position embeddings cover less).")
     var maxLengthOption: Int?
@@ -192,12 +236,19 @@ struct EvalCommand: ParsableCommand {
             if let maxLengthOption { try rules.within(maxLengthOption, 2...EncoderConfig.maxSequenceLength, key: "--max-length") }
             if let maxExamples { try rules.atLeast(maxExamples, 1, key: "--max-examples") }
         }
-        _ = try CLI.usageTask(task)
+        switch (task, data, file) {
+        case let (task?, .some, nil):
+            guard !dataFile.isSet, metric == nil else { throw ValidationError("--format, the column options and --metric are for --file") }
+            _ = try CLI.usageTask(task)
+        case (nil, nil, .some): break
+        default: throw ValidationError("give either --task and --data (a GLUE task's dev set) or --file (a labelled data file)")
+        }
     }
 
     func run() throws {
-        let t = try CLI.task(task)
         Threads.configure()
+        if let file { return try evaluateFile(file) }
+        let t = try CLI.task(task ?? "")
         let m = try CLI.loadModel(model, task: t, adapter: adapter)
         let maxLength = maxLengthOption ?? min(512, m.config.maxInputLength)
         try CLI.usage { try m.config.validateMaxLength(maxLength) }
@@ -210,14 +261,41 @@ struct EvalCommand: ParsableCommand {
         }
         m.mergeAdapters()
         m.useInferenceLayout()
-        let data = try TaskData.load(task: t, dataDirectory: URL(fileURLWithPath: self.data), tokenizer: CLI.tokenizer(model),
+        let data = try TaskData.load(task: t, dataDirectory: URL(fileURLWithPath: self.data ?? ""), tokenizer: CLI.tokenizer(model),
                                      maxLength: maxLength, maxDevExamples: maxExamples, splits: [.dev])
         let report = try Evaluation.evaluate(model: m, task: t, examples: data.dev)
+        show(report, task: t, count: data.dev.count, what: "dev")
+    }
+
+    /// `--file`: the model's own classes (or regression) give the task; labels are read with them.
+    func evaluateFile(_ path: String) throws {
+        let m = try CLI.loadModel(model, task: nil, adapter: adapter)
+        let maxLength = maxLengthOption ?? min(512, m.config.maxInputLength)
+        try CLI.usage { try m.config.validateMaxLength(maxLength) }
+        if !m.newlyInitialised.isEmpty {
+            let what = "\(adapter ?? model) has no trained head (initialised at random: \(m.newlyInitialised.joined(separator: ", ")))"
+            guard allowRandomHead else {
+                throw ValidationError(what + "; its scores would be those of a random head. Pass --allow-random-head to evaluate it anyway")
+            }
+            CLI.note("warning: " + what + "; scores are those of a random head")
+        }
+        let scheme = GLUETask.scheme(labelNames: m.config.labelNames, labelCount: m.config.labelCount)
+        let t = try CLI.usageValue { try GLUETask.user(name: GLUETask.userTaskName(path: path), scheme: scheme, primary: metric) }
+        m.mergeAdapters()
+        m.useInferenceLayout()
+        let read = try UserData.readLabelled(try dataFile.open(path), columns: dataFile.columns(), scheme: scheme, tokenizer: CLI.tokenizer(model),
+                                             maxLength: maxLength, limit: maxExamples, indexFallback: true)
+        CLI.note("\(path): \(read.columns)")
+        let report = try Evaluation.evaluate(model: m, task: t, examples: read.examples)
+        show(report, task: t, count: read.examples.count, what: path)
+    }
+
+    func show(_ report: MetricReport, task t: GLUETask, count: Int, what: String) {
         if json {
             let fields = report.dictionary.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
-            print("{\"task\": \"\(t.name)\", \"examples\": \(data.dev.count), \"primary\": \"\(report.primary.rawValue)\", \(fields)}")
+            print("{\"task\": \"\(t.name)\", \"examples\": \(count), \"primary\": \"\(report.primary.rawValue)\", \(fields)}")
         } else {
-            print("\(t.name) dev (\(data.dev.count) examples)")
+            print("\(t.name) \(what) (\(count) examples)")
             for (k, v) in report.dictionary.sorted(by: { $0.key < $1.key }) {
                 print("  \(k.padding(toLength: 22, withPad: " ", startingAt: 0)) \(String(format: "%.4f", v))" + (k == report.primary.rawValue ? "  (primary)" : ""))
             }

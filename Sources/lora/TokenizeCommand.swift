@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Tokenizers
+import DataFiles
+import Training
 
 /// `lora tokenize`: ids of each line of standard input.
 ///
@@ -39,6 +41,11 @@ struct TokenizeCommand: ParsableCommand {
     @Option(help: "Threads for batch encoding (default: all cores).")
     var threads: Int?
 
+    @Option(help: "Read and tokenize a labelled CSV/TSV/JSON Lines file as `lora train` does (streaming, all cores) and print rows/s and peak memory.")
+    var file: String?
+
+    @OptionGroup var dataFile: DataFileOptions
+
     func validate() throws {
         if let maxLength, maxLength < 1 { throw ValidationError("--max-length must be at least 1") }
         if repeats < 1 { throw ValidationError("--repeats must be at least 1") }
@@ -47,6 +54,18 @@ struct TokenizeCommand: ParsableCommand {
 
     func run() throws {
         let tok = try loadTokenizer(directory: URL(fileURLWithPath: tokenizer))
+        if let file {
+            let start = DispatchTime.now().uptimeNanoseconds
+            let read = try UserData.readTraining(try dataFile.open(file), columns: dataFile.columns(), taskType: nil, metric: nil,
+                                                 tokenizer: tok, maxLength: maxLength ?? 512)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+            let tokens = read.examples.reduce(0) { $0 + $1.ids.count }
+            var usage = rusage()
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+            print(String(format: "%@: %d rows, %d tokens, %.2f s, %.0f rows/s, peak RSS %.0f MiB (%@)", file, read.examples.count, tokens, seconds,
+                         Double(read.examples.count) / seconds, Double(usage.ru_maxrss) / 1024, read.columns))
+            return
+        }
         if benchmark {
             var inputs: [(String, String?)] = []
             while let line = readLine(strippingNewline: true) { inputs.append(Self.split(line)) }

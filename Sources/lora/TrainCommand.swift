@@ -5,6 +5,7 @@ import GLUE
 import Tensors
 import Training
 import InputValidation
+import DataFiles
 
 extension FineTuningMethod: ExpressibleByArgument {}
 
@@ -12,8 +13,13 @@ extension FineTuningMethod: ExpressibleByArgument {}
 struct TrainCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train",
-        abstract: "Fine-tune a BERT/RoBERTa model on a GLUE task with LoRA or full fine-tuning.",
+        abstract: "Fine-tune a BERT/RoBERTa model on a GLUE task, or on your own CSV/TSV/JSON Lines data, with LoRA or full fine-tuning.",
         discussion: """
+        Data: --task and --data for a GLUE task, or --train-file and --dev-file for your own files \
+        (CSV with a header, TSV with a header, or JSON Lines; columns chosen with --text-column, \
+        --text-pair-column, --label-column). Classes are the sorted distinct labels of the training \
+        file, written as id2label (model) or labels.json (adapter); --task-type regression, or labels \
+        written as decimals, train a regression head. \
         Writes OUT/log.jsonl (every step and evaluation), OUT/summary.json and the best weights: \
         OUT/adapter (a PEFT adapter) for LoRA, OUT/model (a Hugging Face model) for full fine-tuning. \
         --preset paper applies the paper's Table 7 for SST-2, MRPC, CoLA, RTE and STS-B. \
@@ -25,10 +31,24 @@ struct TrainCommand: ParsableCommand {
     var model: String
 
     @Option(help: "GLUE task.")
-    var task: String
+    var task: String?
 
     @Option(help: "GLUE data directory (holding SST-2/, MRPC/, …).")
-    var data: String
+    var data: String?
+
+    @Option(help: "Your training data: a CSV, TSV or JSON Lines file (instead of --task/--data).")
+    var trainFile: String?
+
+    @Option(help: "Your dev data, evaluated during training (same columns as --train-file).")
+    var devFile: String?
+
+    @OptionGroup var dataFile: DataFileOptions
+
+    @Option(help: "classification or regression (default: regression when every label is a number and one is written as a decimal).")
+    var taskType: TaskType?
+
+    @Option(help: "Metric that selects the best checkpoint: accuracy, f1_macro or matthews_correlation; pearson or spearman for regression (default: the first).")
+    var metric: String?
 
     @Option(help: "lora or full.")
     var method: FineTuningMethod = .lora
@@ -62,9 +82,40 @@ struct TrainCommand: ParsableCommand {
     @Flag(help: "Write into --out even if it already holds files (a previous run's are overwritten).")
     var force = false
 
+    /// Which data the run reads: a GLUE task, or the user's files.
+    enum DataSource { case glue(GLUETask, directory: String), files(train: String, dev: String) }
+
+    func dataSource() throws -> DataSource {
+        switch (task, data, trainFile, devFile) {
+        case let (task?, data?, nil, nil):
+            guard !dataFile.isSet, taskType == nil, metric == nil else {
+                throw ValidationError("--format, the column options, --task-type and --metric are for --train-file/--dev-file, not for a GLUE --task")
+            }
+            return .glue(try CLI.usageTask(task), directory: data)
+        case let (nil, nil, train?, dev?):
+            return .files(train: train, dev: dev)
+        case (_, _, .some, nil), (_, _, nil, .some):
+            throw ValidationError("--train-file and --dev-file go together (the dev file selects the best checkpoint)")
+        case (.some, nil, _, _), (nil, .some, _, _):
+            throw ValidationError("--task and --data go together")
+        default:
+            throw ValidationError("give either --task and --data (a GLUE task) or --train-file and --dev-file (your own data), not both")
+        }
+    }
+
     func validate() throws {
-        let t = try CLI.usageTask(task)
-        let (o, length) = try options(for: t)
+        let source = try dataSource()
+        var glueTask: GLUETask?
+        var inputs = [model]
+        switch source {
+        case .glue(let t, let directory):
+            glueTask = t
+            inputs.append(directory)
+        case .files(let train, let dev):
+            guard preset == nil else { throw ValidationError("--preset paper is for the paper's GLUE tasks (--task); set the hyper-parameters of your own data with --epochs, --lr, …") }
+            inputs += [train, dev]
+        }
+        let (o, length) = try options(for: glueTask)
         try CLI.usage {
             try o.validate()
             let rules = ValueRules(source: nil)
@@ -73,15 +124,15 @@ struct TrainCommand: ParsableCommand {
             if let maxDevExamples { try rules.atLeast(maxDevExamples, 1, key: "--max-dev-examples") }
         }
         try CLI.validateThreads(threads)
-        try CLI.checkOutputDirectory(out, inputs: [model, data], force: force || resume)
+        try CLI.checkOutputDirectory(out, inputs: inputs, force: force || resume)
     }
 
-    func options(for t: GLUETask) throws -> (TrainingOptions, maxLength: Int) {
+    func options(for t: GLUETask?) throws -> (TrainingOptions, maxLength: Int) {
         var o = TrainingOptions()
         o.method = method
         o.lora = try lora.config()
         var length = 128
-        if let preset {
+        if let preset, let t {
             guard preset == "paper" else { throw ValidationError("unknown preset '\(preset)'; known: paper") }
             guard let p = PaperPresets.preset(task: t.name, method: method) else {
                 throw ValidationError("the paper has no preset for \(t.name); it covers \(PaperPresets.tasks.joined(separator: ", "))")
@@ -103,18 +154,52 @@ struct TrainCommand: ParsableCommand {
         return (o, length)
     }
 
-    func run() throws {
-        let t = try CLI.task(task)
-        let (opts, length) = try options(for: t)
-        Threads.configure(threads)
-        let dataURL = URL(fileURLWithPath: data)
-        let m = try CLI.loadModel(model, task: t, seed: seed)
-        try CLI.usage { try m.config.validateMaxLength(length) }
-        if !m.newlyInitialised.isEmpty {
-            CLI.note("new head for \(t.name) (\(t.numLabels) outputs): \(m.newlyInitialised.joined(separator: ", "))")
+    /// Reads the user's training and dev files: the task (classes or regression) and the examples.
+    func readFiles(train: String, dev: String, maxLength: Int) throws -> TaskData {
+        let tokenizer = try CLI.tokenizer(model)
+        let trainReader = try dataFile.open(train)
+        let training = try UserData.readTraining(trainReader, columns: dataFile.columns(), taskType: taskType, metric: metric,
+                                                 tokenizer: tokenizer, maxLength: maxLength, limit: maxTrainExamples)
+        let devExamples = try UserData.readLabelled(try dataFile.open(dev), columns: dataFile.columns(), scheme: training.scheme,
+                                                    tokenizer: tokenizer, maxLength: maxLength, limit: maxDevExamples).examples
+        switch training.scheme {
+        case .classes(let names):
+            let shown = names.prefix(10).joined(separator: ", ") + (names.count > 10 ? ", … (\(names.count) in all)" : "")
+            CLI.note("\(train): \(training.columns); \(names.count) classes: \(shown); best checkpoint by \(training.task.primaryMetric.rawValue)")
+        case .regression:
+            CLI.note("\(train): \(training.columns); regression; best checkpoint by \(training.task.primaryMetric.rawValue)")
         }
-        let taskData = try TaskData.load(task: t, dataDirectory: dataURL, tokenizer: CLI.tokenizer(model), maxLength: length,
+        return TaskData(task: training.task, train: training.examples, dev: devExamples)
+    }
+
+    func run() throws {
+        let source = try dataSource()
+        var glueTask: GLUETask?
+        if case .glue(let t, _) = source { glueTask = t }
+        let (opts, length) = try options(for: glueTask)
+        Threads.configure(threads)
+        // A GLUE task is known before its data: load (and check) the model first, as before;
+        // a user's task is known once its training file has been read.
+        func load(_ t: GLUETask) throws -> EncoderModel {
+            let m = try CLI.loadModel(model, task: t, seed: seed)
+            try CLI.usage { try m.config.validateMaxLength(length) }
+            if !m.newlyInitialised.isEmpty {
+                CLI.note("new head for \(t.name) (\(t.numLabels) outputs): \(m.newlyInitialised.joined(separator: ", "))")
+            }
+            return m
+        }
+        let taskData: TaskData
+        let m: EncoderModel
+        switch source {
+        case .glue(let t, let directory):
+            m = try load(t)
+            taskData = try TaskData.load(task: t, dataDirectory: URL(fileURLWithPath: directory), tokenizer: CLI.tokenizer(model), maxLength: length,
                                          maxTrainExamples: maxTrainExamples, maxDevExamples: maxDevExamples)
+        case .files(let train, let dev):
+            taskData = try readFiles(train: train, dev: dev, maxLength: length)
+            m = try load(taskData.task)
+        }
+        let t = taskData.task
         CLI.note("\(t.name): \(taskData.train.count) train / \(taskData.dev.count) dev examples, max length \(length), method \(opts.method.rawValue), \(opts.epochs) epochs of batch \(opts.batchSize), lr \(opts.learningRate)")
         let trainer = try Trainer(model: m, task: t, train: taskData.train, dev: taskData.dev, options: opts,
                                   outputDirectory: URL(fileURLWithPath: out, isDirectory: true), baseModelPath: URL(fileURLWithPath: model).standardizedFileURL.path)

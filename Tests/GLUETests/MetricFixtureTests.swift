@@ -14,9 +14,11 @@ final class MetricFixtureTests: XCTestCase {
             let accuracy: Double
             let matthews: Double
             let f1: Double?
+            let macroF1: Double
 
             enum CodingKeys: String, CodingKey {
                 case name, labels, predictions, accuracy, matthews, f1
+                case macroF1 = "f1_macro"
                 case numClasses = "num_classes"
             }
         }
@@ -38,7 +40,7 @@ final class MetricFixtureTests: XCTestCase {
     private func loadFixture() throws -> Fixture {
         let url = try requireResource(
             try glueFixtureRoot().appendingPathComponent("metrics.json"),
-            hint: "regenerate with /work/venv-light/bin/python scripts/reference/make_metric_fixtures.py")
+            hint: "regenerate with scripts/reference/make_metric_fixtures.py (a Python with scikit-learn and scipy)")
         return try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
     }
 
@@ -50,6 +52,8 @@ final class MetricFixtureTests: XCTestCase {
             XCTAssertEqual(try Metrics.accuracy(predictions: c.predictions, labels: c.labels), c.accuracy,
                            accuracy: Self.tolerance, c.name)
             XCTAssertEqual(try Metrics.matthews(predictions: c.predictions, labels: c.labels), c.matthews,
+                           accuracy: Self.tolerance, c.name)
+            XCTAssertEqual(try Metrics.macroF1(predictions: c.predictions, labels: c.labels), c.macroF1,
                            accuracy: Self.tolerance, c.name)
             if let f1 = c.f1 {
                 binary += 1

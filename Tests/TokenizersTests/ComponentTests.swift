@@ -1,5 +1,6 @@
 import Foundation
 @testable import Tokenizers
+import JSONText
 import XCTest
 
 /// Unit tests of the pieces: truncation rule, GPT-2 pattern, JSON parser, hash map,

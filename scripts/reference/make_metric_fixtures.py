@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write Tests/Fixtures/glue/metrics.json: GLUE metric cases with reference values.
 
-Reference implementations: scikit-learn (accuracy_score, f1_score, matthews_corrcoef) and
+Reference implementations: scikit-learn (accuracy_score, f1_score binary and macro, matthews_corrcoef) and
 scipy.stats (pearsonr, spearmanr). The Swift `GLUE.Metrics` functions must agree with every
 value here within 1e-9 (tests in Tests/GLUETests/MetricFixtureTests.swift).
 
@@ -11,8 +11,8 @@ scipy returns nan for a constant input (Pearson, Spearman), the Swift code retur
 definition; the fixture then stores `"pearson": 0.0` and records scipy's own answer as
 `"scipy_pearson": null` so the choice stays visible.
 
-Run with the light venv:
-    /work/venv-light/bin/python scripts/reference/make_metric_fixtures.py
+Run with a Python that has scikit-learn and scipy (the reference venv, scripts/reference/README.md):
+    python scripts/reference/make_metric_fixtures.py
 """
 
 import json
@@ -45,10 +45,11 @@ def classification_case(name, labels, predictions, num_classes):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # sklearn warns on the degenerate cases on purpose
         case["matthews"] = float(matthews_corrcoef(labels, predictions))
+        case["f1_macro"] = float(f1_score(labels, predictions, average="macro"))
         if num_classes == 2:
             # Default zero_division ("warn") yields 0.0, like the Swift implementation.
             case["f1"] = float(f1_score(labels, predictions, pos_label=1, average="binary"))
-    for key in ("accuracy", "matthews", "f1"):
+    for key in ("accuracy", "matthews", "f1", "f1_macro"):
         if key in case and not math.isfinite(case[key]):
             raise SystemExit(f"{name}: sklearn returned non-finite {key}")
     return case

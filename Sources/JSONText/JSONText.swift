@@ -1,49 +1,56 @@
-/// A parsed JSON value (internal: only the loaders read JSON).
+// A JSON reader with positions: values, syntax errors with line and column, objects with their
+// members in file order. Used by the tokenizer loaders and the JSON Lines data reader.
+
+/// A parsed JSON value.
 ///
 /// A small parser of our own rather than `JSONSerialization`: it reports the line and column
 /// of a syntax error (the loaders promise that for every malformed file), keeps integers
-/// exact, and reads the 2 MB of a byte-level BPE `tokenizer.json` quickly.
-indirect enum JSONValue: Equatable {
+/// exact, keeps an object's member order when asked (``JSONParser/parseObjectEntries(_:)``),
+/// and reads the 2 MB of a byte-level BPE `tokenizer.json` quickly.
+public indirect enum JSONNode: Equatable, Sendable {
     case null
     case bool(Bool)
     case number(Double)
     case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
+    case array([JSONNode])
+    case object([String: JSONNode])
 
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONNode? {
         if case .object(let o) = self { return o[key] }
         return nil
     }
 
-    var string: String? { if case .string(let s) = self { return s }; return nil }
-    var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
-    var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
-    var object: [String: JSONValue]? { if case .object(let o) = self { return o }; return nil }
-    var isNull: Bool { self == .null }
+    public var string: String? { if case .string(let s) = self { return s }; return nil }
+    public var bool: Bool? { if case .bool(let b) = self { return b }; return nil }
+    public var array: [JSONNode]? { if case .array(let a) = self { return a }; return nil }
+    public var object: [String: JSONNode]? { if case .object(let o) = self { return o }; return nil }
+    public var isNull: Bool { self == .null }
 
     /// The value as an integer when it is a number with no fractional part.
-    var int: Int? {
+    public var int: Int? {
         if case .number(let d) = self, d.rounded() == d, abs(d) < 9.0e15 { return Int(d) }
         return nil
     }
 }
 
 /// A JSON syntax error at a 1-based line and column.
-struct JSONSyntaxError: Error {
-    var line: Int
-    var column: Int
-    var reason: String
+public struct JSONSyntaxError: Error, Sendable {
+    /// 1-based line of the error.
+    public var line: Int
+    /// 1-based column (in bytes) of the error.
+    public var column: Int
+    /// What was wrong.
+    public var reason: String
 }
 
 /// Recursive-descent JSON parser over UTF-8 bytes (RFC 8259; no extensions).
-struct JSONParser {
+public struct JSONParser {
     private let bytes: [UInt8]
     private var pos = 0
     private var depth = 0
 
     /// Parses a whole document.
-    static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONNode {
         var p = JSONParser(bytes: bytes)
         // A UTF-8 byte order mark is tolerated, as most JSON readers do.
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { p.pos = 3 }
@@ -56,13 +63,13 @@ struct JSONParser {
 
     /// Parses a document that must be one object, returning its members in file order with
     /// the byte offset of each value (so that a caller can report the line of a bad value).
-    static func parseObjectEntries(_ bytes: [UInt8]) throws(JSONSyntaxError) -> [(key: String, value: JSONValue, offset: Int)] {
+    public static func parseObjectEntries(_ bytes: [UInt8]) throws(JSONSyntaxError) -> [(key: String, value: JSONNode, offset: Int)] {
         var p = JSONParser(bytes: bytes)
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { p.pos = 3 }
         p.skipWhitespace()
         guard p.pos < bytes.count, bytes[p.pos] == UInt8(ascii: "{") else { throw p.error("expected a JSON object") }
         p.pos += 1
-        var entries: [(key: String, value: JSONValue, offset: Int)] = []
+        var entries: [(key: String, value: JSONNode, offset: Int)] = []
         p.skipWhitespace()
         if p.pos < bytes.count, bytes[p.pos] == UInt8(ascii: "}") {
             p.pos += 1
@@ -105,7 +112,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func value() throws(JSONSyntaxError) -> JSONValue {
+    private mutating func value() throws(JSONSyntaxError) -> JSONNode {
         guard pos < bytes.count else { throw error("unexpected end of file") }
         switch bytes[pos] {
         case UInt8(ascii: "{"): return try object()
@@ -133,11 +140,11 @@ struct JSONParser {
         if depth > 512 { throw error("nesting deeper than 512 levels") }
     }
 
-    private mutating func object() throws(JSONSyntaxError) -> JSONValue {
+    private mutating func object() throws(JSONSyntaxError) -> JSONNode {
         try enter()
         defer { depth -= 1 }
         pos += 1
-        var result: [String: JSONValue] = [:]
+        var result: [String: JSONNode] = [:]
         skipWhitespace()
         if pos < bytes.count, bytes[pos] == UInt8(ascii: "}") { pos += 1; return .object(result) }
         while true {
@@ -157,11 +164,11 @@ struct JSONParser {
         }
     }
 
-    private mutating func array() throws(JSONSyntaxError) -> JSONValue {
+    private mutating func array() throws(JSONSyntaxError) -> JSONNode {
         try enter()
         defer { depth -= 1 }
         pos += 1
-        var result: [JSONValue] = []
+        var result: [JSONNode] = []
         skipWhitespace()
         if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(result) }
         while true {
@@ -175,7 +182,7 @@ struct JSONParser {
         }
     }
 
-    private mutating func number() throws(JSONSyntaxError) -> JSONValue {
+    private mutating func number() throws(JSONSyntaxError) -> JSONNode {
         let start = pos
         if bytes[pos] == UInt8(ascii: "-") { pos += 1 }
         func digits(_ p: inout Int, _ b: [UInt8]) -> Int {
@@ -226,7 +233,7 @@ struct JSONParser {
         }
         if scan < bytes.count, bytes[scan] == UInt8(ascii: "\"") {
             let slice = bytes[pos..<scan]
-            guard let s = validatedUTF8String(slice) else { throw error("invalid UTF-8 in a string", at: open) }
+            guard let s = String(validating: slice, as: UTF8.self) else { throw error("invalid UTF-8 in a string", at: open) }
             pos = scan + 1
             return s
         }
@@ -266,18 +273,18 @@ struct JSONParser {
                     throw error("unpaired surrogate in \\u escape")
                 }
                 guard let scalar = Unicode.Scalar(v) else { throw error("invalid \\u escape") }
-                appendUTF8(scalar.value, to: &out)
+                UTF8.encode(scalar) { out.append($0) }
             default:
                 throw error("invalid escape")
             }
         }
-        guard let s = validatedUTF8String(out[...]) else { throw error("invalid UTF-8 in a string", at: open) }
+        guard let s = String(validating: out, as: UTF8.self) else { throw error("invalid UTF-8 in a string", at: open) }
         return s
     }
 }
 
 /// 1-based line and column (in bytes) of `offset` in `bytes`.
-func lineAndColumn(of bytes: [UInt8], offset: Int) -> (line: Int, column: Int) {
+public func lineAndColumn(of bytes: [UInt8], offset: Int) -> (line: Int, column: Int) {
     var line = 1, lineStart = 0
     let end = min(offset, bytes.count)
     var i = 0
@@ -289,7 +296,7 @@ func lineAndColumn(of bytes: [UInt8], offset: Int) -> (line: Int, column: Int) {
 }
 
 /// 1-based line of the first occurrence of `"key"` in `bytes`, or 1.
-func lineOfKey(_ key: String, in bytes: [UInt8]) -> Int {
+public func lineOfKey(_ key: String, in bytes: [UInt8]) -> Int {
     let needle = Array("\"\(key)\"".utf8)
     guard needle.count <= bytes.count else { return 1 }
     var line = 1
