@@ -5,7 +5,7 @@ The Swift side of the comparison is `lora tokenize --benchmark`:
 
     swift build -c release
     .build/release/lora tokenize --tokenizer models/all-MiniLM-L6-v2 --benchmark ../shared/glue/SST-2/train.tsv
-    /work/venv-light/bin/python scripts/bench_tokenizers.py --tokenizer models/all-MiniLM-L6-v2
+    ../venv-light/bin/python scripts/bench_tokenizers.py --tokenizer models/all-MiniLM-L6-v2
 
 Both read the `sentence` column of SST-2/train.tsv (67,349 sentences), encode every sentence
 with special tokens and truncation to `--max-length`, repeat `--repeats` times and report the

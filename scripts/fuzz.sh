@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses of Fuzz/ (-sanitize=fuzzer,address over the readers they
-# call) and runs each for SECONDS (default 30) on its committed corpus in Fuzz/Corpus/NAME,
+# call: SwiftPM's --sanitize links libFuzzer's main, -Xswiftc instruments every module for
+# coverage; either alone fails to link or leaves the fuzzer blind) and runs each for SECONDS (default 30) on its committed corpus in Fuzz/Corpus/NAME,
 # adding the new inputs it finds there, then merging the corpus down to the inputs that add
 # coverage. Exits non-zero on the first crash, trap, leak or
 # sanitizer report (libFuzzer leaves the input as crash-* in the current directory).
@@ -16,7 +17,7 @@ if [ ${#harnesses[@]} -eq 0 ]; then
     harnesses=(FuzzSafeTensors FuzzModelConfig FuzzAdapterConfig FuzzTokenizerFiles FuzzGLUEData FuzzDataFiles)
 fi
 scripts/setup.sh >/dev/null
-(cd Fuzz && swift build -c release --scratch-path ../.build-fuzz --sanitize=fuzzer --sanitize=address -j "$(nproc)" 2>&1 | grep -E "error|Build complete" | sort -u | tail -3)
+(cd Fuzz && swift build -c release --scratch-path ../.build-fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address -j "$(nproc)" 2>&1 | grep -E "error|Build complete" | sort -u | tail -3)
 for h in "${harnesses[@]}"; do
     mkdir -p "Fuzz/Corpus/$h"
     echo "fuzz: $h for ${seconds}s on $(ls "Fuzz/Corpus/$h" | wc -l) corpus inputs"
@@ -29,6 +30,10 @@ for h in "${harnesses[@]}"; do
     set -e
     grep -E "DONE|stat::number_of_executed_units|ERROR|crash-|Test unit written|SUMMARY" "$log" | tail -6
     if [ "$status" -ne 0 ]; then echo "fuzz: $h FAILED (exit $status; log $log)" >&2; tail -40 "$log" >&2; exit 1; fi
+    # A harness built without coverage instrumentation "passes" without testing anything.
+    if grep -q "Is the code instrumented for coverage" "$log" || ! grep -q "INITED cov: [1-9]" "$log"; then
+        echo "fuzz: $h has no coverage feedback (built without -sanitize=fuzzer instrumentation?); log $log" >&2; exit 1
+    fi
     # Keep the corpus small: the inputs that reach new coverage, merged into a fresh directory.
     merged="$(mktemp -d)"
     if ASAN_OPTIONS=detect_leaks=0 ".build-fuzz/release/$h" -merge=1 -max_len=8192 -rss_limit_mb=2048 "$merged" "Fuzz/Corpus/$h" > "$log.merge" 2>&1; then

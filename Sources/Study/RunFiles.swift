@@ -272,9 +272,7 @@ public struct RunSummary: Codable, Sendable, Equatable {
     /// Decodes counts written either as integers or as whole floating-point numbers.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        func count(_ key: CodingKeys) throws -> Int? {
-            try c.decodeIfPresent(Double.self, forKey: key).map { Int($0.rounded()) }
-        }
+        func count(_ key: CodingKeys) throws -> Int? { try c.decodeCount(key) }
         task = try c.decodeIfPresent(String.self, forKey: .task)
         method = try c.decodeIfPresent(String.self, forKey: .method)
         trainableParameters = try count(.trainableParameters)
@@ -369,9 +367,9 @@ public struct InferenceTimings: Codable, Sendable, Equatable {
     /// missing `seconds` is empty.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        devExamples = try c.decodeIfPresent(Double.self, forKey: .devExamples).map { Int($0.rounded()) }
-        batchSize = try c.decodeIfPresent(Double.self, forKey: .batchSize).map { Int($0.rounded()) }
-        repeats = try c.decodeIfPresent(Double.self, forKey: .repeats).map { Int($0.rounded()) }
+        devExamples = try c.decodeCount(.devExamples)
+        batchSize = try c.decodeCount(.batchSize)
+        repeats = try c.decodeCount(.repeats)
         seconds = try c.decodeIfPresent([String: [Double]].self, forKey: .seconds) ?? [:]
     }
 
@@ -484,7 +482,7 @@ public struct LatencyMeasurement: Codable, Sendable, Equatable {
     /// Decodes counts written either as integers or as whole floating-point numbers.
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        func count(_ key: CodingKeys) throws -> Int? { try c.decodeIfPresent(Double.self, forKey: key).map { Int($0.rounded()) } }
+        func count(_ key: CodingKeys) throws -> Int? { try c.decodeCount(key) }
         task = try c.decodeIfPresent(String.self, forKey: .task)
         devExamples = try count(.devExamples)
         batchSize = try count(.batchSize)
@@ -569,5 +567,13 @@ public struct ReferenceResults: Codable, Sendable, Equatable {
     /// The first reference run of `task` and `method`, if any.
     public func run(task: String, method: StudyMethod) -> Run? {
         runs(task: task, method: method).first
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// A count written as an integer or as a whole floating-point number (`12` or `12.0`), or
+    /// `nil` when the key is absent.
+    func decodeCount(_ key: Key) throws -> Int? {
+        try decodeIfPresent(Double.self, forKey: key).map { Int($0.rounded()) }
     }
 }

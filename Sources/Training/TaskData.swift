@@ -28,7 +28,7 @@ public struct TaskData: Sendable {
             if let limit, examples.count > limit { examples = Array(examples.prefix(limit)) }
             try checkMaxLength(maxLength, tokenizer: tokenizer, pair: examples.first?.textB != nil)
             let encodings = tokenizer.encodeBatch(examples.map { ($0.textA, $0.textB) }, maxLength: maxLength)
-            return zip(examples, encodings).map { TokenizedExample(ids: $0.1.ids, typeIds: $0.1.typeIds, label: $0.0.label) }
+            return zip(examples, encodings).map { TokenizedExample.compact(ids: $0.1.ids, typeIds: $0.1.typeIds, label: $0.0.label) }
         }
         return TaskData(task: task, train: try tokenize(.train, limit: maxTrainExamples), dev: try tokenize(.dev, limit: maxDevExamples))
     }

@@ -7,7 +7,8 @@ import GLUE
 public struct TokenizedExample: Sendable, Equatable {
     /// Token ids with special tokens.
     public var ids: [Int32]
-    /// Token-type ids.
+    /// Token-type ids, one per id; empty when they are all 0 (a single sentence), so that a
+    /// large data set holds its token ids once (see ``compact(ids:typeIds:label:)``).
     public var typeIds: [Int32]
     /// Gold label.
     public var label: Label
@@ -17,6 +18,16 @@ public struct TokenizedExample: Sendable, Equatable {
         self.ids = ids
         self.typeIds = typeIds
         self.label = label
+    }
+
+    /// An example whose all-zero type ids are stored as none.
+    public static func compact(ids: [Int32], typeIds: [Int32], label: Label) -> TokenizedExample {
+        TokenizedExample(ids: ids, typeIds: typeIds.contains(where: { $0 != 0 }) ? typeIds : [], label: label)
+    }
+
+    /// The type ids, one per id (zeros when stored as none).
+    public var fullTypeIds: [Int32] {
+        typeIds.isEmpty ? [Int32](repeating: 0, count: ids.count) : typeIds
     }
 }
 
@@ -39,7 +50,7 @@ public enum Batching {
     /// Packs `indices` of `examples` into a batch and its labels.
     public static func batch(_ examples: [TokenizedExample], indices: ArraySlice<Int>, regression: Bool) -> (EncoderBatch, BatchLabels) {
         let chosen = indices.map { examples[$0] }
-        let batch = EncoderBatch(sequences: chosen.map(\.ids), typeIds: chosen.map(\.typeIds))
+        let batch = EncoderBatch(sequences: chosen.map(\.ids), typeIds: chosen.map(\.fullTypeIds))
         if regression {
             return (batch, .targets(chosen.map { $0.label.score ?? 0 }))
         }

@@ -109,7 +109,11 @@ public struct RunIdentity: Sendable, Equatable {
         for e in examples {
             mix(UInt64(e.ids.count))
             for id in e.ids { mix(UInt64(UInt32(bitPattern: id))) }
-            for t in e.typeIds { mix(UInt64(UInt32(bitPattern: t))) }
+            if e.typeIds.isEmpty {
+                for _ in e.ids { mix(0) }  // all-zero type ids, stored as none
+            } else {
+                for t in e.typeIds { mix(UInt64(UInt32(bitPattern: t))) }
+            }
             switch e.label {
             case let .classIndex(i): mix(UInt64(bitPattern: Int64(i)))
             case let .score(s): mix(UInt64(s.bitPattern))

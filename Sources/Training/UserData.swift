@@ -101,7 +101,7 @@ public enum UserData {
         texts.reserveCapacity(chunkRows)
         func flush() {
             let encodings = tokenizer.encodeBatch(texts, maxLength: maxLength)
-            for (e, l) in zip(encodings, labels) { examples.append(TokenizedExample(ids: e.ids, typeIds: e.typeIds, label: l)) }
+            for (e, l) in zip(encodings, labels) { examples.append(.compact(ids: e.ids, typeIds: e.typeIds, label: l)) }
             texts.removeAll(keepingCapacity: true)
             labels.removeAll(keepingCapacity: true)
         }

@@ -125,4 +125,35 @@ final class UserDataTests: XCTestCase {
         let empty = try write("empty.csv", "")
         try refuse(train: empty, dev: good, says: "\(empty): the file is empty")
     }
+
+    /// Regression from JSON Lines (decimal labels), fully fine-tuned; predict gives scores.
+    func testRegressionFromJSONLinesWithFullFineTuning() throws {
+        let model = try model()
+        let glue = try TestPaths.require(TestPaths.glueDirectory, hint: "set SWIFT_LORA_GLUE_DIR").get()
+        let tsv = try String(contentsOf: glue.appendingPathComponent("STS-B/dev.tsv"), encoding: .utf8).split(separator: "\n").dropFirst().prefix(96)
+        var jsonl = ""
+        for line in tsv {
+            let f = line.split(separator: "\t", omittingEmptySubsequences: false)
+            let row: [String: Any] = ["sentence1": String(f[7]), "sentence2": String(f[8]), "similarity": Double(f[9])!]
+            jsonl += String(decoding: try JSONSerialization.data(withJSONObject: row, options: [.sortedKeys]), as: UTF8.self) + "\n"
+        }
+        let data = scratch.appendingPathComponent("sts.jsonl")
+        try Data(jsonl.utf8).write(to: data)
+        let out = scratch.appendingPathComponent("full").path
+        let train = try run(["train", "--model", model, "--train-file", data.path, "--dev-file", data.path, "--label-column", "similarity",
+                             "--method", "full", "--epochs", "1", "--max-length", "64", "--out", out])
+        XCTAssertTrue(train.stderr.contains("text: sentence1, pair: sentence2, label: similarity; regression; best checkpoint by pearson"), train.stderr)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/model/config.json"))) as! [String: Any]
+        XCTAssertEqual(config["problem_type"] as? String, "regression")
+        let predicted = try run(["predict", "--model", out + "/model", "--file", data.path])
+        let rows = predicted.stdout.split(separator: "\n")
+        XCTAssertEqual(rows.count, 96)
+        let first = try JSONSerialization.jsonObject(with: Data(rows[0].utf8)) as! [String: Any]
+        XCTAssertNotNil(first["score"] as? Double, "\(first)")
+        XCTAssertNil(first["label"])
+        let eval = try run(["eval", "--model", out + "/model", "--file", data.path, "--label-column", "similarity", "--metric", "spearman", "--json"])
+        let report = try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as! [String: Any]
+        XCTAssertEqual(report["primary"] as? String, "spearman")
+        XCTAssertNotNil(report["pearson"] as? Double)
+    }
 }

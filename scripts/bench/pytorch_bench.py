@@ -3,7 +3,7 @@
 
 Usage (from the repository root, with the reference venv):
 
-    PY=/work/refenv/bin/python
+    PY=../refenv/bin/python
     # training, fixed shape: random token ids, exactly SEQ tokens per sequence (no padding)
     $PY scripts/bench/pytorch_bench.py train --model models/all-MiniLM-L6-v2 --method lora --batch 16 --seq 128
     # training on GLUE: the first WARMUP+STEPS batches of BATCH training rows in file order

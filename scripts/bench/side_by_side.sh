@@ -22,7 +22,7 @@
 #                     interleaved; the table shows each side's median round (default 1)
 #   --dev-steps N     timed passes over the dev set for the "infer TASK dev" rows (default 3)
 #   --threads N       threads on both sides (default 2)
-#   --python PATH     Python with torch/transformers/peft (default /work/refenv/bin/python)
+#   --python PATH     Python with torch/transformers/peft (default ../refenv/bin/python)
 #   --only REGEX      run only workloads whose label ("minilm: train lora 16x128", ...) matches
 #   --pytorch-only    skip our side (its columns read n/a)
 #   --out-dir DIR     keep raw JSON and logs there (default: a new temporary directory)
@@ -48,7 +48,7 @@ ROBERTA="$ROOT/models/roberta-base-random"
 DATA="$(cd "$ROOT/.." && pwd)/shared/glue"
 export REPEAT=1
 TASKS=SST-2,MRPC DEV_STEPS=3 STEPS=5 WARMUP=2 THREADS=2 LATENCY_STEPS=20 LATENCY_WARMUP=5 PT_TRAIN_EXTRA="--fused-adamw"
-PY=/work/refenv/bin/python
+PY="$ROOT/../refenv/bin/python"
 ONLY="" PYTORCH_ONLY=0 OUT_DIR="" DRY=0 PT_EXTRA=""
 
 die() { echo "side_by_side.sh: error: $*" >&2; exit 2; }

@@ -3,8 +3,8 @@
 
 Run from the repository root with the reference venv (see scripts/reference/README.md):
 
-    /work/refenv/bin/python scripts/reference/make_fixtures.py            # everything
-    /work/refenv/bin/python scripts/reference/make_fixtures.py adamw lora # only some groups
+    ../refenv/bin/python scripts/reference/make_fixtures.py            # everything
+    ../refenv/bin/python scripts/reference/make_fixtures.py adamw lora # only some groups
 
 Groups: adamw, encoders, minilm, lora. Every group is deterministic (fixed seeds, one
 thread); re-running rewrites byte-identical files. CI never runs this script: the

@@ -5,8 +5,8 @@ and `lora merge` output in transformers.
 Run from the repository root with the reference venv (see scripts/reference/README.md),
 after a release build of the CLI (`swift build -c release`):
 
-    /work/refenv/bin/python scripts/reference/make_interop_fixtures.py                # train + merge + references
-    /work/refenv/bin/python scripts/reference/make_interop_fixtures.py --keep-adapter # reuse the committed adapter
+    ../refenv/bin/python scripts/reference/make_interop_fixtures.py                # train + merge + references
+    ../refenv/bin/python scripts/reference/make_interop_fixtures.py --keep-adapter # reuse the committed adapter
 
 Steps:
   1. `lora train` (LoRA, MRPC, 64 training examples, 1 epoch, lr 5e-3, so lora_B is far

@@ -9,7 +9,7 @@ vocab.json and merges.txt are copied from ../shared/tokenizers/roberta-base (or
 $SWIFT_LORA_ROBERTA_TOKENIZER_DIR). Used for roberta-base-sized speed/memory runs where
 no pretrained checkpoint can be downloaded; its accuracy is meaningless.
 
-    /work/refenv/bin/python scripts/reference/make_roberta_base_random.py [OUT_DIR]
+    ../refenv/bin/python scripts/reference/make_roberta_base_random.py [OUT_DIR]
 """
 
 from __future__ import annotations

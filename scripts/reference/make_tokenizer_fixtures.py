@@ -4,7 +4,7 @@
 Run from the repository root with a Python that has `tokenizers` and `transformers` (no
 PyTorch needed), after `scripts/fetch-model.sh`:
 
-    /work/venv-light/bin/python scripts/reference/make_tokenizer_fixtures.py
+    ../venv-light/bin/python scripts/reference/make_tokenizer_fixtures.py
 
 Inputs: models/all-MiniLM-L6-v2 (tokenizer.json, vocab.txt), ../shared/tokenizers/roberta-base
 (vocab.json, merges.txt) and the GLUE TSVs in ../shared/glue. The script is deterministic:

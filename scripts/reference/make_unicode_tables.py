@@ -10,7 +10,7 @@ range tables.
 
 Run from the repository root with any Python that has `tokenizers` (about 20 s):
 
-    /work/venv-light/bin/python scripts/reference/make_unicode_tables.py
+    ../venv-light/bin/python scripts/reference/make_unicode_tables.py
 
 Tables (every one is a list of inclusive [first, last] code point ranges):
   * bertRemoved      – deleted by BertNormalizer(clean_text): NUL, U+FFFD and the library's

@@ -11,7 +11,7 @@ The plan is what `lora reproduce --print-plan` writes:
 
 Usage (from the repository root):
 
-    /work/refenv/bin/python scripts/reference/peft_glue_runner.py \
+    ../refenv/bin/python scripts/reference/peft_glue_runner.py \
         --model models/all-MiniLM-L6-v2 --data ../shared/glue \
         --plan plan.json --out results.json [--methods lora,full] [--tasks MRPC,RTE] [--resume]
 

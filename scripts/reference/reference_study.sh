@@ -8,7 +8,7 @@
 #   PYTHON=/path/to/venv/bin/python STUDY=results/quick-minilm scripts/reference/reference_study.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-PYTHON="${PYTHON:-/work/refenv/bin/python}"
+PYTHON="${PYTHON:-../refenv/bin/python}"
 MODEL="${MODEL:-models/all-MiniLM-L6-v2}"
 DATA="${SWIFT_LORA_GLUE_DIR:-../shared/glue}"
 STUDY="${STUDY:-results/quick-minilm}"
