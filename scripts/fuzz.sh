@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses of Fuzz/ (-sanitize=fuzzer,address over the readers they
 # call: SwiftPM's --sanitize links libFuzzer's main, -Xswiftc instruments every module for
-# coverage; either alone fails to link or leaves the fuzzer blind) and runs each for SECONDS (default 30) on its committed corpus in Fuzz/Corpus/NAME,
-# adding the new inputs it finds there, then merging the corpus down to the inputs that add
-# coverage. Exits non-zero on the first crash, trap, leak or
-# sanitizer report (libFuzzer leaves the input as crash-* in the current directory).
+# coverage; either alone fails to link or leaves the fuzzer blind) and runs each for SECONDS
+# (default 30) on its committed corpus in Fuzz/Corpus/NAME, adding the new inputs it finds,
+# then merging the corpus down to the inputs that add coverage. Exits non-zero on the first
+# crash, trap or sanitizer report (Swift's backtracer is off, so a trap shows as libFuzzer's
+# deadly signal with its stack); libFuzzer leaves the input as crash-* in the current
+# directory. Once the bug is fixed, keep the input in Fuzz/Regressions/NAME: it runs first.
 #   scripts/fuzz.sh            # every harness, 30 s each (CI)
 #   scripts/fuzz.sh 600        # every harness, 10 minutes each
 #   scripts/fuzz.sh 600 FuzzSafeTensors
@@ -20,11 +22,17 @@ scripts/setup.sh >/dev/null
 (cd Fuzz && swift build -c release --scratch-path ../.build-fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address -j "$(nproc)" 2>&1 | grep -E "error|Build complete" | sort -u | tail -3)
 for h in "${harnesses[@]}"; do
     mkdir -p "Fuzz/Corpus/$h"
+    # Inputs that once crashed a harness (Fuzz/Regressions/NAME) must run clean first.
+    if [ -d "Fuzz/Regressions/$h" ]; then
+        ASAN_OPTIONS=detect_leaks=0 ".build-fuzz/release/$h" Fuzz/Regressions/"$h"/* > "/tmp/swift-lora-fuzz-$h.regressions.log" 2>&1 \
+            || { echo "fuzz: $h fails on a regression input (log /tmp/swift-lora-fuzz-$h.regressions.log)" >&2; tail -20 "/tmp/swift-lora-fuzz-$h.regressions.log" >&2; exit 1; }
+        echo "fuzz: $h passes its $(ls "Fuzz/Regressions/$h" | wc -l) regression input(s)"
+    fi
     echo "fuzz: $h for ${seconds}s on $(ls "Fuzz/Corpus/$h" | wc -l) corpus inputs"
     # -rss_limit_mb guards against inputs that make a reader allocate without bound.
     log="/tmp/swift-lora-fuzz-$h.log"
     set +e
-    ASAN_OPTIONS=detect_leaks=0 ".build-fuzz/release/$h" -max_total_time="$seconds" -max_len=8192 -rss_limit_mb=2048 \
+    SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 ".build-fuzz/release/$h" -max_total_time="$seconds" -max_len=8192 -rss_limit_mb=2048 \
         -print_final_stats=1 "Fuzz/Corpus/$h" > "$log" 2>&1
     status=$?
     set -e

@@ -149,6 +149,10 @@ public enum PEFTAdapter {
         }
         try rules.within(Int(r), 1...65_536, key: "r")
         try rules.positive(alpha, key: "lora_alpha")
+        // Stored as a Float: 1e50 is a finite Double but an infinite scale (found by fuzzing).
+        guard Float(alpha).isFinite else {
+            throw InvalidValue(source: source, key: "lora_alpha", value: String(alpha), allowed: "a finite number > 0 within a 32-bit float's range (≤ 3.4e38)")
+        }
         for option in unsupportedOptions {
             if let value = json[option.key], option.isSet(value) {
                 throw EncoderError.invalidConfig(path: source, reason: "\(option.key): \(option.why)")

@@ -135,6 +135,8 @@ final class InputValidationTests: XCTestCase {
         XCTAssertTrue(load(try adapter(config: ["r": 0])).contains("r is 0; it must be an integer in 1…65536"))
         XCTAssertTrue(load(try adapter(config: ["r": -4])).contains("r is -4"))
         XCTAssertTrue(load(try adapter(config: ["lora_alpha": 0])).contains("lora_alpha is 0"))
+        // Finite as a Double, infinite as the Float scale (a fuzzing find).
+        XCTAssertTrue(load(try adapter(config: ["lora_alpha": 4.6e50])).contains("lora_alpha is 4.6e+50; it must be a finite number > 0 within a 32-bit float's range"))
         XCTAssertTrue(load(try adapter(config: ["layers_to_transform": [0]])).contains("layers_to_transform (adapters on some layers only) is not supported"))
         XCTAssertTrue(load(try adapter(config: ["use_dora": true])).contains("DoRA adapters are not supported"))
         let mismatch = load(try adapter(config: ["target_modules": ["query", "key", "value"]]))
