@@ -19,18 +19,20 @@ if [ ${#harnesses[@]} -eq 0 ]; then
     harnesses=(FuzzSafeTensors FuzzModelConfig FuzzAdapterConfig FuzzTokenizerFiles FuzzGLUEData FuzzDataFiles)
 fi
 scripts/setup.sh >/dev/null
+logs=.build-fuzz/logs   # one log per harness (git-ignored, beside the build)
+mkdir -p "$logs"
 (cd Fuzz && swift build -c release --scratch-path ../.build-fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address -j "$(nproc)" 2>&1 | grep -E "error|Build complete" | sort -u | tail -3)
 for h in "${harnesses[@]}"; do
     mkdir -p "Fuzz/Corpus/$h"
     # Inputs that once crashed a harness (Fuzz/Regressions/NAME) must run clean first.
     if [ -d "Fuzz/Regressions/$h" ]; then
-        ASAN_OPTIONS=detect_leaks=0 ".build-fuzz/release/$h" Fuzz/Regressions/"$h"/* > "/tmp/swift-lora-fuzz-$h.regressions.log" 2>&1 \
-            || { echo "fuzz: $h fails on a regression input (log /tmp/swift-lora-fuzz-$h.regressions.log)" >&2; tail -20 "/tmp/swift-lora-fuzz-$h.regressions.log" >&2; exit 1; }
+        ASAN_OPTIONS=detect_leaks=0 ".build-fuzz/release/$h" Fuzz/Regressions/"$h"/* > "$logs/$h.regressions.log" 2>&1 \
+            || { echo "fuzz: $h fails on a regression input (log $logs/$h.regressions.log)" >&2; tail -20 "$logs/$h.regressions.log" >&2; exit 1; }
         echo "fuzz: $h passes its $(ls "Fuzz/Regressions/$h" | wc -l) regression input(s)"
     fi
     echo "fuzz: $h for ${seconds}s on $(ls "Fuzz/Corpus/$h" | wc -l) corpus inputs"
     # -rss_limit_mb guards against inputs that make a reader allocate without bound.
-    log="/tmp/swift-lora-fuzz-$h.log"
+    log="$logs/$h.log"
     set +e
     SWIFT_BACKTRACE=enable=no ASAN_OPTIONS=detect_leaks=0 ".build-fuzz/release/$h" -max_total_time="$seconds" -max_len=8192 -rss_limit_mb=2048 \
         -print_final_stats=1 "Fuzz/Corpus/$h" > "$log" 2>&1

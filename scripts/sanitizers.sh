@@ -16,12 +16,13 @@ for kind in "${kinds[@]}"; do
     echo "sanitizers: $kind on $filter"
     export TSAN_OPTIONS="halt_on_error=1 report_signal_unsafe=0"
     export ASAN_OPTIONS="halt_on_error=1 detect_leaks=0"
+    log=".build-$kind/sanitizer.log"   # git-ignored, beside the build
     swift build --build-tests --sanitize="$kind" --scratch-path ".build-$kind" -j "$(nproc)" 2>&1 | grep -E "error|Build complete" | tail -2
     swift test --skip-build --sanitize="$kind" --scratch-path ".build-$kind" --disable-swift-testing --filter "$filter" 2>&1 \
-        | tee "/tmp/swift-lora-sanitizer-$kind.log" | grep -E "WARNING: ThreadSanitizer|ERROR: AddressSanitizer|SUMMARY|Executed [0-9]+ tests" | tail -4
-    if grep -qE "WARNING: ThreadSanitizer|ERROR: AddressSanitizer" "/tmp/swift-lora-sanitizer-$kind.log"; then
-        echo "sanitizers: $kind reported a problem (log: /tmp/swift-lora-sanitizer-$kind.log)" >&2
+        | tee "$log" | grep -E "WARNING: ThreadSanitizer|ERROR: AddressSanitizer|SUMMARY|Executed [0-9]+ tests" | tail -4
+    if grep -qE "WARNING: ThreadSanitizer|ERROR: AddressSanitizer" "$log"; then
+        echo "sanitizers: $kind reported a problem (log: $log)" >&2
         exit 1
     fi
-    grep -q "with 0 failures" "/tmp/swift-lora-sanitizer-$kind.log" || { echo "sanitizers: $kind: tests failed" >&2; exit 1; }
+    grep -q "with 0 failures" "$log" || { echo "sanitizers: $kind: tests failed" >&2; exit 1; }
 done

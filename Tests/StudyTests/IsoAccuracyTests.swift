@@ -81,7 +81,7 @@ final class IsoAccuracyTests: XCTestCase {
         let samples = stride(from: 0.5, through: 30, by: 0.5).map {
             Sample(t: $0, rssMiB: 100, cpuUtilisation: 2, cpuSeconds: 2 * $0, powerWatts: 25, energyJoules: 25 * $0)
         }
-        let run = RunData(task: "MRPC", method: .lora, directory: URL(fileURLWithPath: "/tmp/x"), log: log, samples: samples)
+        let run = RunData(task: "MRPC", method: .lora, directory: URL(fileURLWithPath: "runs/x"), log: log, samples: samples)
         let result = StudyAnalysis.isoAccuracy(run, threshold: 0.8, options: ReportOptions(assumedWattsPerBusyCore: 10))
         XCTAssertTrue(result.reached)
         XCTAssertTrue(result.powerMeasured)

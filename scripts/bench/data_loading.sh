@@ -11,7 +11,8 @@ ROWS="${1:-1000000}"
 REPEATS="${2:-3}"
 PYTHON="${PYTHON:-python3}"
 MODEL="${MODEL:-models/all-MiniLM-L6-v2}"
-FILE="${FILE:-/tmp/swift-lora-bench-$ROWS.csv}"
+FILE="${FILE:-.build/bench/tickets-$ROWS.csv}"   # git-ignored
+mkdir -p "$(dirname "$FILE")"
 [ -f "$FILE" ] || python3 scripts/bench/make_big_csv.py "$ROWS" "$FILE"
 ls -l "$FILE"
 for i in $(seq "$REPEATS"); do

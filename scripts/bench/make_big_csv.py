@@ -3,7 +3,7 @@
 the phrases of examples/tickets/make_tickets.py (columns text,label; some texts quoted, with
 commas, quotes and line breaks).
 
-    python3 scripts/bench/make_big_csv.py 1000000 /tmp/tickets-1m.csv
+    python3 scripts/bench/make_big_csv.py 1000000 .build/bench/tickets-1000000.csv
 """
 import csv
 import os

@@ -264,7 +264,7 @@ def self_test() -> None:
     assert epoch_position(1, 78, 156) == 1.5
     assert fmt_epoch(2) == "2" and fmt_epoch(1.5) == "1.5000"
     cwd = os.getcwd()
-    cmd = portable_command([os.path.join(cwd, "x.py"), "--plan", "/tmp/abc", "--out", os.path.join(cwd, "o.json")])
+    cmd = portable_command([os.path.join(cwd, "x.py"), "--plan", os.path.join(tempfile.gettempdir(), "plan-abc.json"), "--out", os.path.join(cwd, "o.json")])
     assert cmd == "python x.py --plan plan.json --out o.json", cmd
     assert "torch" not in sys.modules, "self-test imported torch"
     print("self-test ok", file=sys.stderr)
