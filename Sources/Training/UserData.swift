@@ -69,49 +69,54 @@ public enum UserData {
     public static func readUnlabelled(_ file: DataFileReader, columns options: ColumnOptions,
                                       tokenizer: any TextTokenizer, maxLength: Int) throws -> Unlabelled {
         let choice = try ColumnChoice.choose(in: file, options: options, needLabel: false)
-        try TaskData.checkMaxLength(maxLength, tokenizer: tokenizer, pair: choice.textPair != nil)
-        var wanted = [choice.text]
-        if let pair = choice.textPair { wanted.append(pair) }
-        if let id = choice.id { wanted.append(id) }
         var result = Unlabelled(encodings: [], ids: choice.id == nil ? nil : [], lines: [], columns: choice.summary)
-        var texts: [(String, String?)] = []
-        func flush() {
-            result.encodings += tokenizer.encodeBatch(texts, maxLength: maxLength)
-            texts.removeAll(keepingCapacity: true)
-        }
-        try file.forEachRow(wanted) { line, values in
-            texts.append((values[0], choice.textPair == nil ? nil : values[1]))
-            if choice.id != nil { result.ids!.append(values[wanted.count - 1]) }
-            result.lines.append(line)
-            if texts.count == chunkRows { flush() }
-        }
-        flush()
+        try encodeRows(file, choice: choice, extra: choice.id.map { [$0] } ?? [], limit: nil, tokenizer: tokenizer, maxLength: maxLength,
+                       row: { line, extra in
+                           if let id = extra.first { result.ids!.append(id) }
+                           result.lines.append(line)
+                       },
+                       chunk: { result.encodings += $0 })
         return result
     }
 
     /// Streams `file`'s rows, tokenizing chunks; `label` turns each row's raw label into its label.
     private static func tokenize(_ file: DataFileReader, choice: ColumnChoice, tokenizer: any TextTokenizer, maxLength: Int, limit: Int?,
                                  label: (Int, String) throws -> Label) throws -> [TokenizedExample] {
-        try TaskData.checkMaxLength(maxLength, tokenizer: tokenizer, pair: choice.textPair != nil)
-        var wanted = [choice.text, choice.label!]
-        if let pair = choice.textPair { wanted.append(pair) }
         var examples: [TokenizedExample] = []
-        var texts: [(String, String?)] = []
         var labels: [Label] = []
+        try encodeRows(file, choice: choice, extra: [choice.label!], limit: limit, tokenizer: tokenizer, maxLength: maxLength,
+                       row: { line, extra in labels.append(try label(line, extra[extra.startIndex])) },
+                       chunk: { encodings in
+                           for (e, l) in zip(encodings, labels) { examples.append(.compact(ids: e.ids, typeIds: e.typeIds, label: l)) }
+                           labels.removeAll(keepingCapacity: true)
+                       })
+        if examples.isEmpty { throw DataFileError.headerOnly(path: file.path) }
+        return examples
+    }
+
+    /// The one streaming loop: reads the chosen text columns and the `extra` ones of each row,
+    /// hands the extra values to `row` (which may refuse the row by throwing), and every
+    /// ``chunkRows`` rows tokenizes the texts on all cores and hands the encodings, in row
+    /// order, to `chunk`.
+    private static func encodeRows(_ file: DataFileReader, choice: ColumnChoice, extra: [Int], limit: Int?,
+                                   tokenizer: any TextTokenizer, maxLength: Int,
+                                   row: (_ line: Int, _ extra: ArraySlice<String>) throws -> Void,
+                                   chunk: ([Encoding]) -> Void) throws {
+        try TaskData.checkMaxLength(maxLength, tokenizer: tokenizer, pair: choice.textPair != nil)
+        let textCount = choice.textPair == nil ? 1 : 2
+        let wanted = [choice.text] + (choice.textPair.map { [$0] } ?? []) + extra
+        var texts: [(String, String?)] = []
         texts.reserveCapacity(chunkRows)
         func flush() {
-            let encodings = tokenizer.encodeBatch(texts, maxLength: maxLength)
-            for (e, l) in zip(encodings, labels) { examples.append(.compact(ids: e.ids, typeIds: e.typeIds, label: l)) }
+            guard !texts.isEmpty else { return }
+            chunk(tokenizer.encodeBatch(texts, maxLength: maxLength))
             texts.removeAll(keepingCapacity: true)
-            labels.removeAll(keepingCapacity: true)
         }
         try file.forEachRow(wanted, limit: limit) { line, values in
-            labels.append(try label(line, values[1]))
-            texts.append((values[0], choice.textPair == nil ? nil : values[2]))
+            try row(line, values[textCount...])
+            texts.append((values[0], textCount == 2 ? values[1] : nil))
             if texts.count == chunkRows { flush() }
         }
         flush()
-        if examples.isEmpty { throw DataFileError.headerOnly(path: file.path) }
-        return examples
     }
 }

@@ -161,8 +161,8 @@ struct PredictCommand: ParsableCommand {
                     print("{\"logits\": [\(values)], \"score\": \(String(format: "%.6g", row[0]))\(marker)}")
                 } else {
                     let best = row.indices.max { row[$0] < row[$1] } ?? 0
-                    let name = m.config.labelNames?[best].replacingOccurrences(of: "\"", with: "\\\"")
-                    print("{\"logits\": [\(values)], \"label\": \(best)" + (name.map { ", \"label_name\": \"\($0)\"" } ?? "") + marker + "}")
+                    let name = m.config.labelNames?[best]
+                    print("{\"logits\": [\(values)], \"label\": \(best)" + (name.map { ", \"label_name\": \(FilePrediction.json($0))" } ?? "") + marker + "}")
                 }
             }
             pending.removeAll()
@@ -250,15 +250,7 @@ struct EvalCommand: ParsableCommand {
         if let file { return try evaluateFile(file) }
         let t = try CLI.task(task ?? "")
         let m = try CLI.loadModel(model, task: t, adapter: adapter)
-        let maxLength = maxLengthOption ?? min(512, m.config.maxInputLength)
-        try CLI.usage { try m.config.validateMaxLength(maxLength) }
-        if !m.newlyInitialised.isEmpty {
-            let what = "\(adapter ?? model) has no trained head for \(t.name) (initialised at random: \(m.newlyInitialised.joined(separator: ", ")))"
-            guard allowRandomHead else {
-                throw ValidationError(what + "; its scores would be those of a random head. Pass --allow-random-head to evaluate it anyway")
-            }
-            CLI.note("warning: " + what + "; scores are those of a random head")
-        }
+        let maxLength = try checkLengthAndHead(m, headFor: t.name)
         m.mergeAdapters()
         m.useInferenceLayout()
         let data = try TaskData.load(task: t, dataDirectory: URL(fileURLWithPath: self.data ?? ""), tokenizer: CLI.tokenizer(model),
@@ -270,15 +262,7 @@ struct EvalCommand: ParsableCommand {
     /// `--file`: the model's own classes (or regression) give the task; labels are read with them.
     func evaluateFile(_ path: String) throws {
         let m = try CLI.loadModel(model, task: nil, adapter: adapter)
-        let maxLength = maxLengthOption ?? min(512, m.config.maxInputLength)
-        try CLI.usage { try m.config.validateMaxLength(maxLength) }
-        if !m.newlyInitialised.isEmpty {
-            let what = "\(adapter ?? model) has no trained head (initialised at random: \(m.newlyInitialised.joined(separator: ", ")))"
-            guard allowRandomHead else {
-                throw ValidationError(what + "; its scores would be those of a random head. Pass --allow-random-head to evaluate it anyway")
-            }
-            CLI.note("warning: " + what + "; scores are those of a random head")
-        }
+        let maxLength = try checkLengthAndHead(m, headFor: nil)
         let scheme = GLUETask.scheme(labelNames: m.config.labelNames, labelCount: m.config.labelCount)
         let t = try CLI.usageValue { try GLUETask.user(name: GLUETask.userTaskName(path: path), scheme: scheme, primary: metric) }
         m.mergeAdapters()
@@ -288,6 +272,21 @@ struct EvalCommand: ParsableCommand {
         CLI.note("\(path): \(read.columns)")
         let report = try Evaluation.evaluate(model: m, task: t, examples: read.examples)
         show(report, task: t, count: read.examples.count, what: path)
+    }
+
+    /// The maximum input length (`--max-length`, else 512 or the model's limit), checked
+    /// against the model; a random head refused unless `--allow-random-head` (then a warning).
+    func checkLengthAndHead(_ m: EncoderModel, headFor task: String?) throws -> Int {
+        let maxLength = maxLengthOption ?? min(512, m.config.maxInputLength)
+        try CLI.usage { try m.config.validateMaxLength(maxLength) }
+        if !m.newlyInitialised.isEmpty {
+            let what = "\(adapter ?? model) has no trained head\(task.map { " for \($0)" } ?? "") (initialised at random: \(m.newlyInitialised.joined(separator: ", ")))"
+            guard allowRandomHead else {
+                throw ValidationError(what + "; its scores would be those of a random head. Pass --allow-random-head to evaluate it anyway")
+            }
+            CLI.note("warning: " + what + "; scores are those of a random head")
+        }
+        return maxLength
     }
 
     func show(_ report: MetricReport, task t: GLUETask, count: Int, what: String) {

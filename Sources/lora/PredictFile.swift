@@ -23,9 +23,8 @@ enum FilePrediction {
             if randomHead { header.append("random_head") }
             text += CSVWriting.row(header)
         }
-        var out = FileHandle.standardOutput
         func emit(_ line: String) {
-            if output == nil { out.write(Data(line.utf8)) } else { text += line }
+            if output == nil { FileHandle.standardOutput.write(Data(line.utf8)) } else { text += line }
         }
         var start = 0
         while start < rows.encodings.count {
@@ -63,7 +62,6 @@ enum FilePrediction {
             try AtomicFile.write(Data(text.utf8), to: URL(fileURLWithPath: output))
             CLI.note("\(rows.encodings.count) predictions written to \(output)")
         }
-        _ = out
     }
 
     static func softmax(_ logits: [Float]) -> [Double] {
@@ -75,7 +73,7 @@ enum FilePrediction {
 
     static func format(_ value: Double) -> String { String(format: "%.6g", value) }
 
-    /// A JSON string literal.
+    /// A JSON string literal (quotes, backslashes and control characters escaped).
     static func json(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
