@@ -36,7 +36,7 @@ struct ReproduceCommand: ParsableCommand {
     @Option(help: "smoke, quick or paper.") var budget: StudyBudget = .quick
     @Option(help: "Comma-separated seeds (default: smoke 42,43; quick 42,43,44; paper 42–46).") var seeds: String?
     @Option(help: "Results of the Python reference runner (scripts/reference/peft_glue_runner.py) for the LoRA(ref) row.") var reference: String?
-    @Option(help: "Timed rounds of the latency measurement (FFT, merged, unmerged each).") var latencyRounds: Int = 7
+    @Option(help: "Timed rounds of the latency measurement (FFT, merged, unmerged each).") var latencyRounds: Int = 5
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Flag(help: "Print the plan as JSON (for the reference runner) and exit.") var printPlan = false
     @Flag(help: "Only regenerate the report from the run logs.") var reportOnly = false
