@@ -11,8 +11,8 @@ import InputValidation
 /// all-MiniLM-L6-v2), and with the old TensorFlow-era LayerNorm names `gamma`/`beta`.
 public enum CheckpointNames {
     /// The spellings under which `canonical` may appear, most specific first.
-    public static func candidates(for canonical: String, family: ModelFamily) -> [String] {
-        let prefix = family.rawValue + "."
+    public static func candidates(for canonical: String, family: EncoderFamily) -> [String] {
+        let prefix = family.checkpointPrefix
         var bases = [canonical]
         if canonical.hasPrefix(prefix) { bases.append(String(canonical.dropFirst(prefix.count))) }
         var out = bases
@@ -64,7 +64,8 @@ extension EncoderModel {
                             checkpointPath: weightsURL.relativePath)
         let model = EncoderModel(config: config)
         let head = Set(model.headParameterNames)
-        let pooler = Set([config.prefix + "pooler.dense.weight", config.prefix + "pooler.dense.bias"])
+        // A base-model checkpoint may lack the head's first Linear even where it is pretrained (a pooler).
+        let optional = Set([config.family.head.dense + ".weight", config.family.head.dense + ".bias"])
         var missingHead: [String] = []
         for p in model.parameters.all {
             let found = CheckpointNames.candidates(for: p.name, family: config.family).first { file.tensors[$0] != nil }
@@ -73,7 +74,7 @@ extension EncoderModel {
                 continue
             }
             guard let name = found else {
-                if head.contains(p.name) || pooler.contains(p.name) {
+                if head.contains(p.name) || optional.contains(p.name) {
                     missingHead.append(p.name)
                     continue
                 }

@@ -7,8 +7,15 @@ extension EncoderConfig {
     /// The longest input any command accepts (tokens).
     public static let maxSequenceLength = 1_048_576
 
+    /// Canonical name of the Linear from the embeddings' width to the hidden size, when this
+    /// model has one (ELECTRA with `embedding_size` ≠ `hidden_size`).
+    public var embeddingProjection: String? {
+        guard embeddingSize != hiddenSize, let name = family.embeddings.projection else { return nil }
+        return family.embeddingModule(name)
+    }
+
     /// The longest input this model's position embeddings allow.
-    public var maxInputLength: Int { maxPositions - (family == .roberta ? padTokenId + 1 : 0) }
+    public var maxInputLength: Int { family.maxInputLength(positions: maxPositions, padTokenId: padTokenId) }
 
     /// Refuses `--max-length` (`key`) beyond what the position embeddings cover.
     public func validateMaxLength(_ length: Int, key: String = "--max-length") throws {
@@ -24,28 +31,32 @@ extension EncoderConfig {
     /// - Throws: `InvalidValue` naming the key and its allowed range (`source` is the file).
     public func validate(source: String? = nil) throws {
         let rules = ValueRules(source: source)
+        let keys = family.configKeys
         try rules.within(vocabularySize, 1...50_000_000, key: "vocab_size")
-        try rules.within(hiddenSize, 1...65_536, key: "hidden_size")
-        try rules.within(layerCount, 1...1_000, key: "num_hidden_layers")
-        try rules.within(headCount, 1...hiddenSize, key: "num_attention_heads", why: "at most hidden_size \(hiddenSize)")
+        try rules.within(hiddenSize, 1...65_536, key: keys.hiddenSize)
+        if let key = keys.embeddingSize { try rules.within(embeddingSize, 1...65_536, key: key) }
+        try rules.within(layerCount, 1...1_000, key: keys.layerCount)
+        try rules.within(headCount, 1...hiddenSize, key: keys.headCount, why: "at most \(keys.hiddenSize) \(hiddenSize)")
         guard hiddenSize % headCount == 0 else {
-            throw InvalidValue(source: source, key: "num_attention_heads", value: String(headCount),
-                               allowed: "a divisor of hidden_size \(hiddenSize)")
+            throw InvalidValue(source: source, key: keys.headCount, value: String(headCount),
+                               allowed: "a divisor of \(keys.hiddenSize) \(hiddenSize)")
         }
-        try rules.within(intermediateSize, 1...1_048_576, key: "intermediate_size")
+        try rules.within(intermediateSize, 1...1_048_576, key: keys.intermediateSize)
         try rules.within(padTokenId, 0...(vocabularySize - 1), key: "pad_token_id", why: "a token of the vocabulary")
-        // RoBERTa's positions start at pad_token_id + 1, so it needs at least pad_token_id + 2.
-        let minPositions = family == .roberta ? padTokenId + 2 : 1
+        // Positions numbered after the padding id start at pad_token_id + 1, so the table needs
+        // at least pad_token_id + 2 rows for one token.
+        let afterPadding = family.positions == .afterPadding
+        let minPositions = afterPadding ? padTokenId + 2 : 1
         if maxPositions < minPositions || maxPositions > Self.maxSequenceLength + minPositions {
             throw InvalidValue(source: source, key: "max_position_embeddings", value: String(maxPositions),
                                allowed: "an integer in \(minPositions)…\(Self.maxSequenceLength + minPositions)"
-                                   + (family == .roberta ? " (RoBERTa positions start at pad_token_id + 1)" : ""))
+                                   + (afterPadding ? " (\(family.name) positions start at pad_token_id + 1)" : ""))
         }
-        try rules.within(typeVocabularySize, 1...1_024, key: "type_vocab_size")
-        try rules.dropProbability(Double(hiddenDropout), key: "hidden_dropout_prob")
-        try rules.dropProbability(Double(attentionDropout), key: "attention_probs_dropout_prob")
-        if let classifierDropout { try rules.dropProbability(Double(classifierDropout), key: "classifier_dropout") }
-        try rules.positive(Double(layerNormEps), key: "layer_norm_eps")
+        if let key = keys.typeVocabularySize { try rules.within(typeVocabularySize, 1...1_024, key: key) }
+        try rules.dropProbability(Double(hiddenDropout), key: keys.hiddenDropout)
+        try rules.dropProbability(Double(attentionDropout), key: keys.attentionDropout)
+        if let classifierDropout { try rules.dropProbability(Double(classifierDropout), key: keys.classifierDropout) }
+        if let key = keys.layerNormEps { try rules.positive(Double(layerNormEps), key: key) }
         try rules.nonNegative(Double(initializerRange), key: "initializer_range")
         try rules.within(labelCount, 1...100_000, key: "num_labels")
         if let labelNames, labelNames.count != labelCount {
@@ -65,14 +76,16 @@ extension EncoderConfig {
         }
         // Every size the config implies is checked against the file before anything is
         // allocated, so a config cannot make the encoder allocate more than the file holds.
-        let shapes: [(String, [Int])] = [
-            ("embeddings.word_embeddings.weight", [vocabularySize, hiddenSize]),
-            ("embeddings.position_embeddings.weight", [maxPositions, hiddenSize]),
-            ("embeddings.token_type_embeddings.weight", [typeVocabularySize, hiddenSize]),
-            ("encoder.layer.0.intermediate.dense.weight", [intermediateSize, hiddenSize]),
+        let e = family.embeddings
+        var shapes: [(String, [Int])] = [
+            (family.embeddingModule(e.word) + ".weight", [vocabularySize, embeddingSize]),
+            (family.embeddingModule(e.position) + ".weight", [maxPositions, embeddingSize]),
+            (family.layerModule(0, family.layer.path(.intermediate)) + ".weight", [intermediateSize, hiddenSize]),
         ]
-        for (suffix, expected) in shapes {
-            guard let name = find(prefix + suffix) else { throw EncoderError.missingTensor(file: checkpointPath, tensor: prefix + suffix) }
+        if let tokenType = e.tokenType { shapes.append((family.embeddingModule(tokenType) + ".weight", [typeVocabularySize, embeddingSize])) }
+        if let projection = embeddingProjection { shapes.append((projection + ".weight", [hiddenSize, embeddingSize])) }
+        for (canonical, expected) in shapes {
+            guard let name = find(canonical) else { throw EncoderError.missingTensor(file: checkpointPath, tensor: canonical) }
             let info = try file.info(name)
             if info.shape != expected {
                 throw EncoderError.shapeMismatch(file: checkpointPath, tensor: name, expected: expected, actual: info.shape)
@@ -80,13 +93,13 @@ extension EncoderConfig {
         }
         var layers = Set<Int>()
         for name in file.tensors.keys {
-            guard let range = name.range(of: "encoder.layer.") else { continue }
+            guard let range = name.range(of: family.layerPrefix) else { continue }
             let digits = name[range.upperBound...].prefix { $0.isNumber }
             if digits.count <= 6, let l = Int(digits) { layers.insert(l) }
         }
         let present = (layers.max() ?? -1) + 1
         if present != layerCount || layers.count != present {
-            throw InvalidValue(source: configPath, key: "num_hidden_layers", value: String(layerCount),
+            throw InvalidValue(source: configPath, key: family.configKeys.layerCount, value: String(layerCount),
                                allowed: "\(present), the number of layers in \(checkpointPath)")
         }
     }

@@ -55,13 +55,18 @@ extension EncoderModel {
         linearBackward(headOut, dInput: dOutIn, dOut: dLogits, input: st.outIn, rows: b, saved: none, scratch: nil)
         if let m = st.outMask { Dropout.backward(dInput: dOutIn, dOut: dOutIn, mask: m, count: b * c, probability: config.headDropout, accumulate: false) }
         let dDenseOut = arena.allocate(b * c, zeroed: true)
-        Tanh.backward(dInput: dDenseOut, dOut: dOutIn, output: st.denseAct, count: b * c)
+        switch config.family.head.activation {
+        case .tanh: Tanh.backward(dInput: dDenseOut, dOut: dOutIn, output: st.denseAct, count: b * c)
+        case .gelu: GELU.backward(dInput: dDenseOut, dOut: dOutIn, input: st.denseOut, count: b * c)
+        case .relu: ReLU.backward(dInput: dDenseOut, dOut: dOutIn, output: st.denseAct, count: b * c)
+        }
         let dCls = arena.allocate(b * c, zeroed: true)
         linearBackward(headDense, dInput: dCls, dOut: dDenseOut, input: st.denseIn, rows: b, saved: none, scratch: nil)
         if let m = st.denseInMask { Dropout.backward(dInput: dCls, dOut: dCls, mask: m, count: b * c, probability: config.headDropout, accumulate: false) }
 
-        let embeddingsTrainable = [wordEmbeddings, positionEmbeddings, typeEmbeddings, embeddingNormWeight, embeddingNormBias]
-            .contains { $0.isTrainable }
+        let embeddingParameters = [wordEmbeddings, positionEmbeddings, embeddingNormWeight, embeddingNormBias]
+            + [typeEmbeddings, embeddingProjection?.weight, embeddingProjection?.bias].compactMap { $0 }
+        let embeddingsTrainable = embeddingParameters.contains { $0.isTrainable }
         var encoderNeedsGradient = embeddingsTrainable
         var lowestLayerNeeded = layers.count
         for (l, layer) in layers.enumerated() {
@@ -111,21 +116,28 @@ extension EncoderModel {
             swap(&dX, &dNext)
         }
         guard embeddingsTrainable else { return }
-        // Embeddings: dropout → LayerNorm → scatter-add into the three tables.
-        if let m = st.embeddingMask { Dropout.backward(dInput: dX, dOut: dX, mask: m, count: t * c, probability: config.hiddenDropout, accumulate: false) }
-        let dSum = dNext
-        dSum.update(repeating: 0, count: t * c)
+        // Embeddings: (projection →) dropout → LayerNorm → scatter-add into the tables.
+        let e = config.embeddingSize
+        var dEmb = dX
+        if let projection = embeddingProjection {
+            dEmb = arena.allocate(t * e)
+            linearBackward(projection, dInput: dEmb, accumulateInput: false, dOut: dX, input: st.embeddingOutput, rows: t,
+                           saved: none, scratch: nil)
+        }
+        if let m = st.embeddingMask { Dropout.backward(dInput: dEmb, dOut: dEmb, mask: m, count: t * e, probability: config.hiddenDropout, accumulate: false) }
+        let dSum = embeddingProjection == nil ? dNext : arena.allocate(t * e)
+        dSum.update(repeating: 0, count: t * e)
         LayerNorm.backward(dInput: dSum, dWeight: embeddingNormWeight.gradientPointer, dBias: embeddingNormBias.gradientPointer,
-                           dOut: dX, input: st.embeddingSum, mean: st.embeddingMean, rstd: st.embeddingRstd,
-                           weight: embeddingNormWeight.pointer, rows: t, cols: c)
+                           dOut: dEmb, input: st.embeddingSum, mean: st.embeddingMean, rstd: st.embeddingRstd,
+                           weight: embeddingNormWeight.pointer, rows: t, cols: e)
         st.tokenIds.withUnsafeBufferPointer { ids in
-            if let g = wordEmbeddings.gradientPointer { Embedding.backward(dTable: g, dOut: dSum, ids: ids.baseAddress!, count: t, dim: c) }
+            if let g = wordEmbeddings.gradientPointer { Embedding.backward(dTable: g, dOut: dSum, ids: ids.baseAddress!, count: t, dim: e) }
         }
         st.positionIds.withUnsafeBufferPointer { ids in
-            if let g = positionEmbeddings.gradientPointer { Embedding.backward(dTable: g, dOut: dSum, ids: ids.baseAddress!, count: t, dim: c) }
+            if let g = positionEmbeddings.gradientPointer { Embedding.backward(dTable: g, dOut: dSum, ids: ids.baseAddress!, count: t, dim: e) }
         }
         st.typeIds.withUnsafeBufferPointer { ids in
-            if let g = typeEmbeddings.gradientPointer { Embedding.backward(dTable: g, dOut: dSum, ids: ids.baseAddress!, count: t, dim: c) }
+            if let g = typeEmbeddings?.gradientPointer { Embedding.backward(dTable: g, dOut: dSum, ids: ids.baseAddress!, count: t, dim: e) }
         }
     }
 

@@ -1,45 +1,43 @@
 import Foundation
 import InputValidation
 
-/// The encoder families swift-lora runs.
-public enum ModelFamily: String, Sendable, Codable {
-    case bert, roberta
-}
-
-/// A Hugging Face `config.json` for BERT or RoBERTa, with the fields the encoder needs.
+/// A Hugging Face `config.json` of a known encoder family, with the fields the encoder needs.
 ///
 /// Field names map from the snake_case keys of `config.json`; absent optional keys take
 /// the `transformers` defaults.
 public struct EncoderConfig: Sendable, Equatable, Decodable {
-    /// `model_type`: bert or roberta.
-    public var family: ModelFamily
+    /// The family `model_type` names (`EncoderFamily.known`).
+    public var family: EncoderFamily
     /// `vocab_size`.
     public var vocabularySize: Int
-    /// `hidden_size` (C).
+    /// `hidden_size` (C; DistilBERT: `dim`).
     public var hiddenSize: Int
-    /// `num_hidden_layers`.
+    /// Width of the embedding tables (E): `embedding_size` where the family has it
+    /// (ELECTRA), else `hiddenSize`.
+    public var embeddingSize: Int
+    /// `num_hidden_layers` (DistilBERT: `n_layers`).
     public var layerCount: Int
-    /// `num_attention_heads` (NH); `hiddenSize` must be divisible by it.
+    /// `num_attention_heads` (NH; DistilBERT: `n_heads`); `hiddenSize` must be divisible by it.
     public var headCount: Int
-    /// `intermediate_size` of the feed-forward block.
+    /// `intermediate_size` of the feed-forward block (DistilBERT: `hidden_dim`).
     public var intermediateSize: Int
-    /// `hidden_act`; only the exact-erf `gelu` is supported.
+    /// `hidden_act` (DistilBERT: `activation`); only the exact-erf `gelu` is supported.
     public var hiddenActivation: String
-    /// `hidden_dropout_prob`.
+    /// `hidden_dropout_prob` (DistilBERT: `dropout`).
     public var hiddenDropout: Float
-    /// `attention_probs_dropout_prob`.
+    /// `attention_probs_dropout_prob` (DistilBERT: `attention_dropout`).
     public var attentionDropout: Float
-    /// `classifier_dropout` (nil: use `hiddenDropout`, as transformers does).
+    /// `classifier_dropout` (DistilBERT: `seq_classif_dropout`; nil: use `hiddenDropout`, as transformers does).
     public var classifierDropout: Float?
     /// `max_position_embeddings`.
     public var maxPositions: Int
-    /// `type_vocab_size`.
+    /// `type_vocab_size` (1 for families without token types, whose type ids are ignored).
     public var typeVocabularySize: Int
     /// `initializer_range`: std of the normal initialisation of new weights.
     public var initializerRange: Float
-    /// `layer_norm_eps`.
+    /// `layer_norm_eps` (fixed by families whose config has none).
     public var layerNormEps: Float
-    /// `pad_token_id` (RoBERTa positions start at `padTokenId + 1`).
+    /// `pad_token_id` (positions start at `padTokenId + 1` in families numbered `.afterPadding`).
     public var padTokenId: Int
     /// Number of outputs of the classification head (`num_labels`, or the size of `id2label`; 1 means regression).
     public var labelCount: Int
@@ -48,41 +46,62 @@ public struct EncoderConfig: Sendable, Equatable, Decodable {
     /// The raw JSON object, kept so that an exported model writes back every original key.
     public var rawJSON: [String: JSONValue]
 
-    enum Keys: String, CodingKey {
-        case model_type, vocab_size, hidden_size, num_hidden_layers, num_attention_heads, intermediate_size, hidden_act
-        case hidden_dropout_prob, attention_probs_dropout_prob, classifier_dropout, max_position_embeddings
-        case type_vocab_size, initializer_range, layer_norm_eps, pad_token_id, num_labels, id2label
+    /// A `config.json` key chosen at run time (the family decides the spelling).
+    struct Key: CodingKey {
+        let stringValue: String
+        init(_ name: String) { stringValue = name }
+        init?(stringValue: String) { self.stringValue = stringValue }
+        var intValue: Int? { nil }
+        init?(intValue: Int) { nil }
     }
 
     public init(from decoder: Decoder) throws {
-        let c = try decoder.container(keyedBy: Keys.self)
-        let type = try c.decode(String.self, forKey: .model_type)
-        guard let fam = ModelFamily(rawValue: type) else {
-            throw DecodingError.dataCorruptedError(forKey: .model_type, in: c, debugDescription: "model_type '\(type)' is not bert or roberta")
+        let c = try decoder.container(keyedBy: Key.self)
+        let type = try c.decode(String.self, forKey: Key("model_type"))
+        guard let fam = EncoderFamily.forModelType(type) else {
+            throw DecodingError.dataCorruptedError(forKey: Key("model_type"), in: c,
+                debugDescription: "model_type '\(type)' is not one swift-lora runs (known: \(EncoderFamily.knownModelTypes.joined(separator: ", ")))")
         }
         family = fam
-        vocabularySize = try c.decode(Int.self, forKey: .vocab_size)
-        hiddenSize = try c.decode(Int.self, forKey: .hidden_size)
-        layerCount = try c.decode(Int.self, forKey: .num_hidden_layers)
-        headCount = try c.decode(Int.self, forKey: .num_attention_heads)
-        intermediateSize = try c.decode(Int.self, forKey: .intermediate_size)
-        hiddenActivation = try c.decodeIfPresent(String.self, forKey: .hidden_act) ?? "gelu"
-        hiddenDropout = try c.decodeIfPresent(Float.self, forKey: .hidden_dropout_prob) ?? 0.1
-        attentionDropout = try c.decodeIfPresent(Float.self, forKey: .attention_probs_dropout_prob) ?? 0.1
-        classifierDropout = try c.decodeIfPresent(Float.self, forKey: .classifier_dropout)
-        maxPositions = try c.decodeIfPresent(Int.self, forKey: .max_position_embeddings) ?? 512
-        typeVocabularySize = try c.decodeIfPresent(Int.self, forKey: .type_vocab_size) ?? 2
-        initializerRange = try c.decodeIfPresent(Float.self, forKey: .initializer_range) ?? 0.02
-        layerNormEps = try c.decodeIfPresent(Float.self, forKey: .layer_norm_eps) ?? 1e-12
-        padTokenId = try c.decodeIfPresent(Int.self, forKey: .pad_token_id) ?? (fam == .roberta ? 1 : 0)
-        let id2label = try c.decodeIfPresent([String: String].self, forKey: .id2label)
+        let keys = fam.configKeys
+        func required<T: Decodable>(_ key: String) throws -> T { try c.decode(T.self, forKey: Key(key)) }
+        func optional<T: Decodable>(_ key: String?) throws -> T? {
+            guard let key else { return nil }
+            return try c.decodeIfPresent(T.self, forKey: Key(key))
+        }
+        vocabularySize = try required("vocab_size")
+        hiddenSize = try required(keys.hiddenSize)
+        embeddingSize = try optional(keys.embeddingSize) ?? hiddenSize
+        layerCount = try required(keys.layerCount)
+        headCount = try required(keys.headCount)
+        intermediateSize = try required(keys.intermediateSize)
+        hiddenActivation = try optional(keys.activation) ?? "gelu"
+        hiddenDropout = try optional(keys.hiddenDropout) ?? 0.1
+        attentionDropout = try optional(keys.attentionDropout) ?? 0.1
+        classifierDropout = try optional(keys.classifierDropout)
+        maxPositions = try optional("max_position_embeddings") ?? 512
+        let typeRows: Int? = try optional(keys.typeVocabularySize)
+        typeVocabularySize = fam.embeddings.tokenType == nil ? 1 : typeRows ?? 2
+        initializerRange = try optional("initializer_range") ?? 0.02
+        layerNormEps = try optional(keys.layerNormEps) ?? keys.fixedLayerNormEps
+        padTokenId = try optional("pad_token_id") ?? fam.defaultPadTokenId
+        let id2label: [String: String]? = try optional("id2label")
         if let id2label, !id2label.isEmpty {
             labelNames = (0..<id2label.count).map { id2label[String($0)] ?? "LABEL_\($0)" }
         }
-        labelCount = try c.decodeIfPresent(Int.self, forKey: .num_labels) ?? labelNames?.count ?? 2
+        labelCount = try optional("num_labels") ?? labelNames?.count ?? 2
         rawJSON = try JSONValue.object(from: decoder)
         guard hiddenActivation == "gelu" else {
-            throw DecodingError.dataCorruptedError(forKey: .hidden_act, in: c, debugDescription: "hidden_act '\(hiddenActivation)' is not supported (only exact 'gelu')")
+            throw DecodingError.dataCorruptedError(forKey: Key(keys.activation), in: c,
+                debugDescription: "\(keys.activation) '\(hiddenActivation)' is not supported (only exact 'gelu')")
+        }
+        for refused in keys.refused {
+            guard let value = rawJSON[refused.key] else { continue }
+            let text = String(decoding: (try? JSONEncoder().encode(value)) ?? Data(), as: UTF8.self)
+            if text == refused.value {
+                throw DecodingError.dataCorruptedError(forKey: Key(refused.key), in: c,
+                    debugDescription: "\(refused.key) = \(text) is not supported: \(refused.why)")
+            }
         }
     }
 
@@ -120,13 +139,13 @@ public struct EncoderConfig: Sendable, Equatable, Decodable {
     /// Dropout before the classifier.
     public var headDropout: Float { classifierDropout ?? hiddenDropout }
     /// Prefix of encoder tensors in a `*ForSequenceClassification` checkpoint.
-    public var prefix: String { family.rawValue + "." }
+    public var prefix: String { family.checkpointPrefix }
 
     /// `config.json` for an exported model: the original keys, with `num_labels`/`id2label`
     /// set to this head and the architecture named.
     public func exportJSON() -> [String: JSONValue] {
         var j = rawJSON
-        j["architectures"] = .array([.string(family == .bert ? "BertForSequenceClassification" : "RobertaForSequenceClassification")])
+        j["architectures"] = .array([.string(family.architecture)])
         let names = labelNames ?? (0..<labelCount).map { "LABEL_\($0)" }
         var id2label: [String: JSONValue] = [:], label2id: [String: JSONValue] = [:]
         for (i, n) in names.enumerated() { id2label[String(i)] = .string(n); label2id[n] = .number(Double(i)) }

@@ -8,11 +8,16 @@ struct ForwardState {
     var tokenIds: [Int32]
     var typeIds: [Int32]
     var positionIds: [Int32]
+    /// `(T, E)` sum of the tables, LayerNorm statistics `(T)`.
     var embeddingSum, embeddingMean, embeddingRstd: UnsafeMutablePointer<Float>
     var embeddingMask: UnsafeMutablePointer<UInt8>?
+    /// `(T, E)` LayerNorm output after dropout: the input of `embeddingProjection` when there is one.
+    var embeddingOutput: UnsafeMutablePointer<Float>
     var layers: [LayerSaved]
     var denseIn: UnsafeMutablePointer<Float>
     var denseInMask: UnsafeMutablePointer<UInt8>?
+    /// The head's first Linear's output `(B, C)`, before and after its activation.
+    var denseOut: UnsafeMutablePointer<Float>
     var denseAct: UnsafeMutablePointer<Float>
     var outIn: UnsafeMutablePointer<Float>
     var outMask: UnsafeMutablePointer<UInt8>?
@@ -29,29 +34,26 @@ extension EncoderModel {
         for (t, id) in batch.tokenIds.enumerated() where id < 0 || id >= v {
             throw EncoderError.invalidInput("token id \(id) at packed position \(t) is outside the vocabulary (size \(v))")
         }
-        for (t, id) in batch.typeIds.enumerated() where id < 0 || id >= tv {
+        // A family without token types ignores them (DistilBERT given a pair).
+        for (t, id) in batch.typeIds.enumerated() where typeEmbeddings != nil && (id < 0 || id >= tv) {
             throw EncoderError.invalidInput("token type id \(id) at packed position \(t) is outside 0..<\(tv)")
         }
-        let limit = config.maxPositions - (config.family == .roberta ? config.padTokenId + 1 : 0)
+        let limit = config.maxInputLength
         for s in 0..<batch.count where batch.sequences.length(s) > limit {
             throw EncoderError.invalidInput("sequence \(s) has \(batch.sequences.length(s)) tokens; this model takes at most \(limit)")
         }
     }
 
-    /// Position ids: BERT counts from 0 in each sequence; RoBERTa counts non-padding tokens
-    /// from `padding_idx + 1` and gives padding tokens `padding_idx` (transformers'
-    /// `create_position_ids_from_input_ids`).
+    /// Position ids of every packed token, numbered per sequence as the family does
+    /// (`EncoderFamily.positions`).
     func positionIds(_ batch: EncoderBatch) -> [Int32] {
         var out = [Int32](repeating: 0, count: batch.tokenCount)
-        let pad = Int32(config.padTokenId)
-        for s in 0..<batch.count {
-            let base = batch.sequences.offsets[s]
-            var running: Int32 = 0
-            for i in 0..<batch.sequences.length(s) {
-                switch config.family {
-                case .bert: out[base + i] = Int32(i)
-                case .roberta:
-                    if batch.tokenIds[base + i] != pad { running += 1; out[base + i] = running + pad } else { out[base + i] = pad }
+        let pad = Int32(config.padTokenId), family = config.family
+        out.withUnsafeMutableBufferPointer { o in
+            batch.tokenIds.withUnsafeBufferPointer { ids in
+                for s in 0..<batch.count {
+                    let base = batch.sequences.offsets[s]
+                    family.writePositions(o.baseAddress! + base, ids: ids.baseAddress! + base, count: batch.sequences.length(s), padTokenId: pad)
                 }
             }
         }
@@ -177,7 +179,7 @@ extension EncoderModel {
         }
         linearForward(layer.attentionOutput, out: o.pre1, input: context, rows: rows, firstRowsOf: sequences, saved: &ad[3],
                       training: training, rng: &rng)
-        let mask1 = hiddenMask(&rng)
+        let mask1 = config.family.layer.dropoutAfterAttention ? hiddenMask(&rng) : nil
         ResidualLayerNorm.forward(out: o.norm1, mean: o.mean1, rstd: o.rstd1, dense: o.pre1, residual: residual,
                                   mask: mask1.map { UnsafePointer($0) }, probability: hiddenP,
                                   weight: layer.attentionNormWeight.pointer, bias: layer.attentionNormBias.pointer,
@@ -274,20 +276,33 @@ extension EncoderModel {
         let t = batch.tokenCount, c = config.hiddenSize, im = config.intermediateSize, b = batch.count
         let nh = config.headCount, hd = config.headDim
         let positions = positionIds(batch)
-        // Embeddings: word + position + token type → LayerNorm → dropout.
-        let sum = arena.allocate(t * c)
-        let word = wordEmbeddings.pointer, pos = positionEmbeddings.pointer, typ = typeEmbeddings.pointer
-        for i in 0..<t {
-            let w = word + Int(batch.tokenIds[i]) * c, p = pos + Int(positions[i]) * c, ty = typ + Int(batch.typeIds[i]) * c
-            let o = sum + i * c
-            for j in 0..<c { o[j] = w[j] + p[j] + ty[j] }
+        // Embeddings: word + position (+ token type) → LayerNorm → dropout (→ projection to C).
+        let e = config.embeddingSize
+        let sum = arena.allocate(t * e)
+        let word = wordEmbeddings.pointer, pos = positionEmbeddings.pointer
+        if let typ = typeEmbeddings?.pointer {
+            for i in 0..<t {
+                let w = word + Int(batch.tokenIds[i]) * e, p = pos + Int(positions[i]) * e, ty = typ + Int(batch.typeIds[i]) * e
+                let o = sum + i * e
+                for j in 0..<e { o[j] = w[j] + p[j] + ty[j] }
+            }
+        } else {
+            for i in 0..<t {
+                let w = word + Int(batch.tokenIds[i]) * e, p = pos + Int(positions[i]) * e
+                let o = sum + i * e
+                for j in 0..<e { o[j] = w[j] + p[j] }
+            }
         }
-        let embMean = arena.allocate(t), embRstd = arena.allocate(t), x0 = arena.allocate(t * c)
-        LayerNorm.forward(out: x0, mean: embMean, rstd: embRstd, input: sum, weight: embeddingNormWeight.pointer,
-                          bias: embeddingNormBias.pointer, rows: t, cols: c, eps: config.layerNormEps)
-        let embMask = dropoutInPlace(x0, count: t * c, probability: config.hiddenDropout, training: training, rng: &rng)
-
-        var x = x0
+        let embMean = arena.allocate(t), embRstd = arena.allocate(t), embOut = arena.allocate(t * e)
+        LayerNorm.forward(out: embOut, mean: embMean, rstd: embRstd, input: sum, weight: embeddingNormWeight.pointer,
+                          bias: embeddingNormBias.pointer, rows: t, cols: e, eps: config.layerNormEps)
+        let embMask = dropoutInPlace(embOut, count: t * e, probability: config.hiddenDropout, training: training, rng: &rng)
+        var x = embOut
+        if let projection = embeddingProjection {
+            var none = AdapterSaved()
+            x = arena.allocate(t * c)
+            linearForward(projection, out: x, input: embOut, rows: t, saved: &none, training: training, rng: &rng)
+        }
         var saved: [LayerSaved] = []
         saved.reserveCapacity(layers.count)
         let attnFloats = batch.sequences.attentionFloats(heads: nh)
@@ -338,12 +353,16 @@ extension EncoderModel {
         }
         var noAdapter = AdapterSaved()
         var denseInMask: UnsafeMutablePointer<UInt8>? = nil
-        if config.family == .roberta {
+        if config.family.head.dropoutBeforeDense {
             denseInMask = dropoutInPlace(cls, count: b * c, probability: config.headDropout, training: training, rng: &rng)
         }
         let denseOut = arena.allocate(b * c), denseAct = arena.allocate(b * c)
         linearForward(headDense, out: denseOut, input: cls, rows: b, saved: &noAdapter, training: training, rng: &rng)
-        Tanh.forward(out: denseAct, input: denseOut, count: b * c)
+        switch config.family.head.activation {
+        case .tanh: Tanh.forward(out: denseAct, input: denseOut, count: b * c)
+        case .gelu: GELU.forward(out: denseAct, input: denseOut, count: b * c)
+        case .relu: ReLU.forward(out: denseAct, input: denseOut, count: b * c)
+        }
         let outIn = arena.allocate(b * c)
         outIn.update(from: denseAct, count: b * c)
         let outMask = dropoutInPlace(outIn, count: b * c, probability: config.headDropout, training: training, rng: &rng)
@@ -352,7 +371,8 @@ extension EncoderModel {
 
         return ForwardState(tokenCount: t, sequences: batch.sequences, tokenIds: batch.tokenIds, typeIds: batch.typeIds,
                             positionIds: positions, embeddingSum: sum, embeddingMean: embMean, embeddingRstd: embRstd,
-                            embeddingMask: embMask, layers: saved, denseIn: cls, denseInMask: denseInMask, denseAct: denseAct,
+                            embeddingMask: embMask, embeddingOutput: embOut, layers: saved, denseIn: cls, denseInMask: denseInMask,
+                            denseOut: denseOut, denseAct: denseAct,
                             outIn: outIn, outMask: outMask, logits: logits, attentionScratch: attnScratch)
     }
 }

@@ -75,8 +75,9 @@ extension LayerSaved {
     }
 }
 
-/// A BERT or RoBERTa encoder with its sequence-classification head, as transformers'
-/// `BertForSequenceClassification` / `RobertaForSequenceClassification`.
+/// A post-LayerNorm encoder of any family in `EncoderFamily.known` with its
+/// sequence-classification head, as transformers' `*ForSequenceClassification`
+/// (`BertForSequenceClassification`, `RobertaForSequenceClassification`).
 ///
 /// Every Linear, LayerNorm and GELU runs over the packed `(T_total, C)` batch; attention
 /// runs per sequence over its true length. The forward pass saves what the hand-written
@@ -98,11 +99,19 @@ public final class EncoderModel: @unchecked Sendable {
     /// LoRA settings when adapters are attached.
     public private(set) var loraConfig: LoRAConfig?
 
-    let wordEmbeddings, positionEmbeddings, typeEmbeddings, embeddingNormWeight, embeddingNormBias: Parameter
+    /// Embedding tables `(V, E)`, `(P, E)`, and `(type_vocab_size, E)` where the family has token types.
+    let wordEmbeddings, positionEmbeddings: Parameter
+    let typeEmbeddings: Parameter?
+    /// The embeddings' LayerNorm, `(E)`.
+    let embeddingNormWeight, embeddingNormBias: Parameter
+    /// `(C, E)` after the embeddings' LayerNorm and dropout when `E ≠ C` (ELECTRA).
+    let embeddingProjection: LinearLayer?
+    /// Every LayerNorm's weight and bias (set to 1 and 0 by `initialiseRandomly`).
+    let normParameters: Set<ObjectIdentifier>
     var layers: [EncoderLayer]
-    /// BERT: pooler dense (C, C). RoBERTa: classifier.dense (C, C).
+    /// The head's first Linear, `(C, C)` (`EncoderFamily.head.dense`: BERT's pooler, RoBERTa's classifier.dense).
     let headDense: LinearLayer
-    /// BERT: classifier (K, C). RoBERTa: classifier.out_proj (K, C).
+    /// The head's output Linear, `(K, C)` (`EncoderFamily.head.out`).
     let headOut: LinearLayer
 
     let arena = Arena(capacity: 1 << 20)
@@ -117,42 +126,45 @@ public final class EncoderModel: @unchecked Sendable {
         self.config = config
         let store = ParameterStore()
         parameters = store
-        let c = config.hiddenSize, i = config.intermediateSize, pre = config.prefix
-        wordEmbeddings = store.add(pre + "embeddings.word_embeddings.weight", shape: [config.vocabularySize, c], decays: true)
-        positionEmbeddings = store.add(pre + "embeddings.position_embeddings.weight", shape: [config.maxPositions, c], decays: true)
-        typeEmbeddings = store.add(pre + "embeddings.token_type_embeddings.weight", shape: [config.typeVocabularySize, c], decays: true)
-        embeddingNormWeight = store.add(pre + "embeddings.LayerNorm.weight", shape: [c], decays: false)
-        embeddingNormBias = store.add(pre + "embeddings.LayerNorm.bias", shape: [c], decays: false)
+        let c = config.hiddenSize, i = config.intermediateSize, family = config.family
+        let e = family.embeddings, names = family.layer, width = config.embeddingSize
+        func embedding(_ relative: String, rows: Int) -> Parameter {
+            store.add(family.embeddingModule(relative) + ".weight", shape: [rows, width], decays: true)
+        }
         func linear(_ name: String, _ outF: Int, _ inF: Int) -> LinearLayer {
             LinearLayer(weight: store.add(name + ".weight", shape: [outF, inF], decays: true),
                         bias: store.add(name + ".bias", shape: [outF], decays: false), adapter: nil)
         }
-        func norm(_ name: String) -> (Parameter, Parameter) {
-            (store.add(name + ".weight", shape: [c], decays: false), store.add(name + ".bias", shape: [c], decays: false))
+        var norms = Set<ObjectIdentifier>()
+        func norm(_ name: String, width: Int = c) -> (Parameter, Parameter) {
+            let pair = (store.add(name + ".weight", shape: [width], decays: false), store.add(name + ".bias", shape: [width], decays: false))
+            norms.insert(ObjectIdentifier(pair.0))
+            norms.insert(ObjectIdentifier(pair.1))
+            return pair
         }
+        wordEmbeddings = embedding(e.word, rows: config.vocabularySize)
+        positionEmbeddings = embedding(e.position, rows: config.maxPositions)
+        typeEmbeddings = e.tokenType.map { embedding($0, rows: config.typeVocabularySize) }
+        (embeddingNormWeight, embeddingNormBias) = norm(family.embeddingModule(e.norm), width: width)
+        embeddingProjection = config.embeddingProjection.map { linear($0, c, width) }
         var layers: [EncoderLayer] = []
         for l in 0..<config.layerCount {
-            let p = pre + "encoder.layer.\(l)."
-            let q = linear(p + "attention.self.query", c, c)
-            let k = linear(p + "attention.self.key", c, c)
-            let v = linear(p + "attention.self.value", c, c)
-            let ao = linear(p + "attention.output.dense", c, c)
-            let (n1w, n1b) = norm(p + "attention.output.LayerNorm")
-            let inter = linear(p + "intermediate.dense", i, c)
-            let out = linear(p + "output.dense", c, i)
-            let (n2w, n2b) = norm(p + "output.LayerNorm")
+            func module(_ target: LoRATarget) -> String { family.layerModule(l, names.path(target)) }
+            let q = linear(module(.query), c, c)
+            let k = linear(module(.key), c, c)
+            let v = linear(module(.value), c, c)
+            let ao = linear(module(.attentionOutput), c, c)
+            let (n1w, n1b) = norm(family.layerModule(l, names.attentionNorm))
+            let inter = linear(module(.intermediate), i, c)
+            let out = linear(module(.output), c, i)
+            let (n2w, n2b) = norm(family.layerModule(l, names.outputNorm))
             layers.append(EncoderLayer(query: q, key: k, value: v, attentionOutput: ao, attentionNormWeight: n1w, attentionNormBias: n1b,
                                        intermediate: inter, output: out, outputNormWeight: n2w, outputNormBias: n2b))
         }
         self.layers = layers
-        switch config.family {
-        case .bert:
-            headDense = linear(pre + "pooler.dense", c, c)
-            headOut = linear("classifier", config.labelCount, c)
-        case .roberta:
-            headDense = linear("classifier.dense", c, c)
-            headOut = linear("classifier.out_proj", config.labelCount, c)
-        }
+        headDense = linear(family.head.dense, c, c)
+        headOut = linear(family.head.out, config.labelCount, c)
+        normParameters = norms
     }
 
     /// Overrides the dropout probabilities of the configuration (e.g. 0 for benchmarks).
@@ -171,7 +183,8 @@ public final class EncoderModel: @unchecked Sendable {
         let adapters = Double(loraConfig?.targets.count ?? 0)
         let perLayer = 2 * t * (4 * c * c + 2 * c * i) + attention + adapters * 2 * t * rank * (c + (i + c) / 2)
         let head = 2 * Double(batch.count) * (c * c + c * Double(config.labelCount))
-        return Double(config.layerCount) * perLayer + head
+        let projection = embeddingProjection == nil ? 0 : 2 * t * c * Double(config.embeddingSize)
+        return Double(config.layerCount) * perLayer + head + projection
     }
 
     /// Floating-point operations of `predict(batch)`: `forwardFlops` less what the last layer
@@ -214,12 +227,7 @@ public final class EncoderModel: @unchecked Sendable {
     }
 
     /// Names of the classification head's parameters (trained with LoRA, as PEFT's `modules_to_save`).
-    public var headParameterNames: [String] {
-        switch config.family {
-        case .bert: ["classifier.weight", "classifier.bias"]
-        case .roberta: ["classifier.dense.weight", "classifier.dense.bias", "classifier.out_proj.weight", "classifier.out_proj.bias"]
-        }
-    }
+    public var headParameterNames: [String] { config.family.head.trainedNames }
 
     /// Initialises the head as transformers does: weights normal(0, initializer_range), biases zero.
     public func initialiseHead(names: [String], rng: inout RandomGenerator) {
@@ -236,9 +244,10 @@ public final class EncoderModel: @unchecked Sendable {
     public func initialiseRandomly(seed: UInt64) {
         var rng = RandomGenerator(seed: seed)
         for p in parameters.all {
-            if p.name.contains("LayerNorm.weight") {
+            let isNorm = normParameters.contains(ObjectIdentifier(p))
+            if isNorm && !p.name.hasSuffix(".bias") {
                 p.value.pointer.update(repeating: 1, count: p.count)
-            } else if p.name.hasSuffix(".bias") || p.name.contains("LayerNorm") {
+            } else if p.name.hasSuffix(".bias") || isNorm {
                 p.value.zero()
             } else {
                 rng.fillNormal(p.value.pointer, count: p.count, std: config.initializerRange)
@@ -250,7 +259,7 @@ public final class EncoderModel: @unchecked Sendable {
 
     /// Makes every parameter trainable (full fine-tuning).
     public func setFullFineTuning() {
-        for p in parameters.all { p.setTrainable(true) }
+        parameters.train { _ in true }
     }
 
     /// Freezes the encoder, attaches LoRA adapters to `config.targets` in every layer
@@ -259,22 +268,22 @@ public final class EncoderModel: @unchecked Sendable {
         precondition(loraConfig == nil, "attachLoRA: adapters already attached")
         precondition(lora.rank > 0, "attachLoRA: rank must be positive")
         loraConfig = lora
-        for p in parameters.all { p.setTrainable(false) }
+        var trained = Set(headParameterNames)
         for l in layers.indices {
             for target in LoRATarget.allCases where lora.targets.contains(target) {
                 var lin = linear(of: target, layer: l)
-                let base = config.prefix + "encoder.layer.\(l).\(target.modulePath)"
+                let base = config.family.layerModule(l, config.family.layer.path(target))
                 let a = parameters.add(base + ".lora_A.weight", shape: [lora.rank, lin.inFeatures], decays: true)
                 let b = parameters.add(base + ".lora_B.weight", shape: [lin.outFeatures, lora.rank], decays: true)
                 let adapter = LoRAAdapter(a: a, b: b, baseWeight: lin.weight, config: lora)
                 adapter.initialise(rng: &rng)
-                a.setTrainable(true)
-                b.setTrainable(true)
+                trained.insert(a.name)
+                trained.insert(b.name)
                 lin.adapter = adapter
                 setLinear(lin, of: target, layer: l)
             }
         }
-        for name in headParameterNames { parameters[name]?.setTrainable(true) }
+        parameters.train { trained.contains($0.name) }
     }
 
     /// Every attached adapter, layer by layer, in `LoRATarget` order.
@@ -298,6 +307,7 @@ public final class EncoderModel: @unchecked Sendable {
     public func useInferenceLayout() {
         guard !usesInferenceLayout else { return }
         for layer in layers { for lin in layer.linears { lin.weight.transposeStorage() } }
+        embeddingProjection?.weight.transposeStorage()
         usesInferenceLayout = true
     }
 

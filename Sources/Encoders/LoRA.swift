@@ -2,39 +2,29 @@ import Foundation
 import Tensors
 import InputValidation
 
-/// Which linear layers of each encoder layer get a LoRA adapter (PEFT's `target_modules`).
+/// The role of a Linear in a post-LayerNorm encoder layer, which is where a LoRA adapter may
+/// attach (PEFT's `target_modules`). Each family names the modules of these roles
+/// (`EncoderFamily.layer`).
 public enum LoRATarget: String, Sendable, CaseIterable, Codable {
-    /// `attention.self.query`.
+    /// The attention's query projection.
     case query
-    /// `attention.self.key`.
+    /// The attention's key projection.
     case key
-    /// `attention.self.value`.
+    /// The attention's value projection.
     case value
-    /// `attention.output.dense`.
+    /// The attention's output projection.
     case attentionOutput = "attention.output"
-    /// `intermediate.dense`.
+    /// The feed-forward's first Linear.
     case intermediate
-    /// `output.dense` (the feed-forward output).
+    /// The feed-forward's output Linear.
     case output
 
-    /// Module path inside `encoder.layer.N.`.
-    public var modulePath: String {
-        switch self {
-        case .query: "attention.self.query"
-        case .key: "attention.self.key"
-        case .value: "attention.self.value"
-        case .attentionOutput: "attention.output.dense"
-        case .intermediate: "intermediate.dense"
-        case .output: "output.dense"
-        }
-    }
-
-    /// Parses a comma-separated list such as `query,value` (also accepts module paths and
-    /// PEFT's names `dense`-less forms like `attention.output.dense`).
+    /// Parses a comma-separated list such as `query,value`: role names, or a module path of
+    /// any known family (`attention.output.dense`).
     public static func parseList(_ text: String) throws -> [LoRATarget] {
         try text.split(separator: ",").map { raw in
             let s = raw.trimmingCharacters(in: .whitespaces)
-            if let t = LoRATarget(rawValue: s) ?? LoRATarget.allCases.first(where: { $0.modulePath == s }) { return t }
+            if let t = LoRATarget(rawValue: s) ?? EncoderFamily.known.lazy.compactMap({ $0.target(forModulePath: s) }).first { return t }
             throw EncoderError.invalidInput("unknown LoRA target '\(s)'; known: \(LoRATarget.allCases.map(\.rawValue).joined(separator: ", "))")
         }
     }

@@ -16,12 +16,12 @@ public enum PEFTAdapter {
 
     /// PEFT's `target_modules` for our targets: plain names where they are unambiguous
     /// suffixes (query, key, value), else a regular expression matched against full names.
-    static func targetModules(_ targets: [LoRATarget]) -> JSONValue {
-        if targets.allSatisfy({ [.query, .key, .value].contains($0) }) {
-            return .array(targets.map { .string($0.rawValue) })
-        }
-        let alternatives = targets.map { $0.modulePath.replacingOccurrences(of: ".", with: "\\.") }.joined(separator: "|")
-        return .string(".*\\.layer\\.\\d+\\.(\(alternatives))")
+    static func targetModules(_ targets: [LoRATarget], family: EncoderFamily) -> JSONValue {
+        let names = targets.compactMap(family.peftName)
+        if names.count == targets.count { return .array(names.map { .string($0) }) }
+        let alternatives = targets.map { family.layer.path($0).replacingOccurrences(of: ".", with: "\\.") }.joined(separator: "|")
+        let layerPattern = family.layerPrefix.replacingOccurrences(of: ".", with: "\\.")
+        return .string(".*\\.\(layerPattern)\\d+\\.(\(alternatives))")
     }
 
     /// Writes the adapters and the head of `model` to `directory` (atomically per file).
@@ -42,8 +42,8 @@ public enum PEFTAdapter {
             "lora_alpha": .number(Double(lora.alpha)),
             "lora_dropout": .number(Double(lora.dropout)),
             "use_rslora": .bool(lora.rsLoRA),
-            "target_modules": targetModules(lora.targets),
-            "modules_to_save": .array([.string("classifier"), .string("score")]),
+            "target_modules": targetModules(lora.targets, family: model.config.family),
+            "modules_to_save": .array(model.config.family.modulesToSave.map { .string($0) }),
             "bias": .string("none"),
             "fan_in_fan_out": .bool(false),
             "inference_mode": .bool(true),
@@ -127,7 +127,9 @@ public enum PEFTAdapter {
     /// Reads and validates `adapter_config.json` and the tensor names of an adapter directory:
     /// `r` ≥ 1, `lora_alpha` > 0, `lora_dropout` in [0, 1), unsupported PEFT options refused by
     /// name, and `target_modules` agreeing with the targets the tensors hold.
-    public static func describe(_ directory: URL) throws -> Description {
+    ///
+    /// - Parameter family: the base model's family; nil takes it from the tensor names.
+    public static func describe(_ directory: URL, family: EncoderFamily? = nil) throws -> Description {
         let configURL = directory.appendingPathComponent("adapter_config.json")
         let source = configURL.relativePath
         guard FileManager.default.fileExists(atPath: configURL.path) else {
@@ -173,35 +175,36 @@ public enum PEFTAdapter {
             throw EncoderError.missingFile(path: weightsURL.relativePath, hint: "a PEFT adapter directory needs adapter_model.safetensors")
         }
         let file = try SafeTensorsFile(url: weightsURL)
-        var targets: [LoRATarget] = []
-        for t in LoRATarget.allCases {
-            // `output.dense` is also a suffix of `attention.output.dense`: match whole paths.
-            let hit = file.tensors.keys.contains { name in
-                guard let range = name.range(of: "." + t.modulePath + ".lora_A") else { return false }
-                return t != .output || !name[..<range.lowerBound].hasSuffix(".attention")
-            }
-            if hit { targets.append(t) }
+        let names = file.tensors.keys
+        let family = family ?? EncoderFamily.known.first { f in names.contains { $0.hasPrefix(namePrefix + f.checkpointPrefix) } } ?? EncoderFamily.known[0]
+        // Whole module paths after the layer number: `output.dense` is also a suffix of `attention.output.dense`.
+        let layerMarker = family.checkpointPrefix + family.layerPrefix
+        var adapted = Set<String>()
+        for name in names where name.hasSuffix(".lora_A.weight") {
+            guard let range = name.range(of: layerMarker) else { continue }
+            let rest = name[range.upperBound...].drop { $0.isNumber }.dropFirst()
+            adapted.insert(String(rest.dropLast(".lora_A.weight".count)))
         }
+        let targets = LoRATarget.allCases.filter { adapted.contains(family.layer.path($0)) }
         guard !targets.isEmpty else {
-            throw EncoderError.invalidConfig(path: weightsURL.relativePath, reason: "no lora_A tensors for query/key/value/attention.output/intermediate/output")
+            throw EncoderError.invalidConfig(path: weightsURL.relativePath, reason: "no lora_A tensors for "
+                + LoRATarget.allCases.map { family.layer.path($0) }.joined(separator: "/") + " of a \(family.name) model")
         }
-        if let configured = try configuredTargets(json["target_modules"] ?? .null, source: source), Set(configured) != Set(targets) {
+        if let configured = try configuredTargets(json["target_modules"] ?? .null, family: family, source: source), Set(configured) != Set(targets) {
             throw EncoderError.invalidConfig(path: source, reason: "target_modules names \(configured.map(\.rawValue).sorted().joined(separator: ", ")) "
                 + "but \(weightsURL.relativePath) holds adapters for \(targets.map(\.rawValue).sorted().joined(separator: ", "))")
         }
         var headLabels: Int?
-        for name in ["classifier.weight", "classifier.out_proj.weight"] {
-            if let info = file.tensors[namePrefix + name] { headLabels = info.shape.first }
-        }
+        if let info = file.tensors[namePrefix + family.head.out + ".weight"] { headLabels = info.shape.first }
         return Description(lora: LoRAConfig(rank: Int(r), alpha: Float(alpha), dropout: dropout, targets: targets, rsLoRA: rs),
                            headLabelCount: headLabels)
     }
 
     /// The targets `target_modules` selects: a list of module-name suffixes (PEFT's rule) or a
     /// regular expression matched against whole module names; nil when absent.
-    static func configuredTargets(_ value: JSONValue, source: String) throws -> [LoRATarget]? {
+    static func configuredTargets(_ value: JSONValue, family: EncoderFamily, source: String) throws -> [LoRATarget]? {
         func fullNames(_ t: LoRATarget) -> [String] {
-            ["bert", "roberta"].map { "\($0).encoder.layer.0.\(t.modulePath)" }
+            [family.layerModule(0, family.layer.path(t))]
         }
         switch value {
         case .null: return nil
@@ -230,7 +233,7 @@ public enum PEFTAdapter {
     /// adapter's targets (or the head), and hold finite values; a head the adapter lacks
     /// stays in `model.newlyInitialised` (callers warn or refuse).
     public static func load(_ directory: URL, into model: EncoderModel) throws {
-        let description = try describe(directory)
+        let description = try describe(directory, family: model.config.family)
         let weightsURL = directory.appendingPathComponent("adapter_model.safetensors")
         let path = weightsURL.relativePath
         try description.lora.validate(for: model.config, source: directory.appendingPathComponent("adapter_config.json").relativePath, rankKey: "r")

@@ -66,3 +66,16 @@ public enum Tanh {
         for i in 0..<count { let y = output[i]; dInput[i] += dOut[i] * (1 - y * y) }
     }
 }
+
+/// Rectified linear unit (DistilBERT's classification head).
+public enum ReLU {
+    /// `out[i] = max(input[i], 0)`.
+    public static func forward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count { out[i] = max(input[i], 0) }
+    }
+
+    /// `dInput[i] += dOut[i]` where `out[i] > 0`, from the saved output (the subgradient 0 at 0, as torch).
+    public static func backward(dInput: UnsafeMutablePointer<Float>, dOut: UnsafePointer<Float>, output: UnsafePointer<Float>, count: Int) {
+        for i in 0..<count where output[i] > 0 { dInput[i] += dOut[i] }
+    }
+}

@@ -5,39 +5,68 @@ import Encoders
 /// AdamW over a model's trainable parameters, with torch semantics.
 ///
 /// State (first and second moments) exists only for trainable parameters: frozen weights
-/// cost no optimizer memory. Weight decay applies to parameters whose `decays` is set
-/// (not biases or LayerNorm weights, as Hugging Face's Trainer groups them).
+/// cost no optimizer memory. Each moment is one slab laid out as the store's gradient slab, so
+/// a step is one pass over the gradients. Weight decay applies to parameters whose `decays` is
+/// set (not biases or LayerNorm weights, as Hugging Face's Trainer groups them).
 public final class AdamWOptimizer: @unchecked Sendable {
     /// Hyper-parameters.
     public let config: AdamWConfig
-    /// Parameters updated, in order.
+    /// Parameters updated, in order (the store's trainable parameters when it was made).
     public let parameters: [Parameter]
-    /// First moments, one buffer per parameter.
-    public let firstMoments: [FloatBuffer]
-    /// Second moments, one buffer per parameter.
-    public let secondMoments: [FloatBuffer]
+    let store: ParameterStore
+    let gradientSlab: Slab?
+    let firstMomentSlab: Slab, secondMomentSlab: Slab
     /// Steps taken so far.
     public private(set) var stepCount = 0
 
-    /// Creates state for `parameters` (each must be trainable).
-    public init(parameters: [Parameter], config: AdamWConfig) {
-        precondition(parameters.allSatisfy(\.isTrainable), "AdamWOptimizer: frozen parameter given")
-        self.parameters = parameters
+    /// Creates zero state for the trainable parameters of `store`.
+    public init(store: ParameterStore, config: AdamWConfig) {
         self.config = config
-        firstMoments = parameters.map { FloatBuffer(count: $0.count) }
-        secondMoments = parameters.map { FloatBuffer(count: $0.count) }
+        parameters = store.trainable
+        gradientSlab = store.gradients
+        let floats = store.gradientCount
+        firstMomentSlab = Slab(capacity: floats)
+        secondMomentSlab = Slab(capacity: floats)
+        _ = firstMomentSlab.reserve(floats)
+        _ = secondMomentSlab.reserve(floats)
+        self.store = store
     }
+
+    /// Creates zero state for `parameters`, which must be exactly `store.trainable` of their
+    /// store, in order.
+    public convenience init(parameters: [Parameter], config: AdamWConfig) {
+        guard let store = parameters.first?.store else {
+            self.init(store: ParameterStore(), config: config)
+            return
+        }
+        precondition(store.trainable.map(ObjectIdentifier.init) == parameters.map(ObjectIdentifier.init),
+                     "AdamWOptimizer: the parameters must be their store's trainable ones, in order")
+        self.init(store: store, config: config)
+    }
+
+    /// The first moment of `parameters[i]`.
+    public func firstMoment(_ i: Int) -> FloatView { firstMomentSlab.view(at: parameters[i].gradientOffset!, count: parameters[i].count) }
+    /// The second moment of `parameters[i]`.
+    public func secondMoment(_ i: Int) -> FloatView { secondMomentSlab.view(at: parameters[i].gradientOffset!, count: parameters[i].count) }
+    /// First moments, one view per parameter.
+    public var firstMoments: [FloatView] { parameters.indices.map(firstMoment) }
+    /// Second moments, one view per parameter.
+    public var secondMoments: [FloatView] { parameters.indices.map(secondMoment) }
 
     /// Floats of optimizer state.
     public var stateFloatCount: Int { 2 * parameters.reduce(0) { $0 + $1.count } }
 
-    /// One update with learning rate `lr` from the accumulated gradients.
+    /// One update with learning rate `lr` from the accumulated gradients: one pass over the
+    /// gradient slab and the two moment slabs, parameter by parameter (each has its own decay).
     public func step(learningRate lr: Float) {
+        precondition(store.gradients === gradientSlab, "AdamWOptimizer: the store's trainable set changed after the optimizer was made")
+        guard let gradientSlab else { return }
         stepCount += 1
-        for (i, p) in parameters.enumerated() {
-            guard let g = p.gradient else { continue }
-            AdamW.step(parameters: p.value.pointer, gradients: g.readPointer, firstMoment: firstMoments[i].pointer,
-                       secondMoment: secondMoments[i].pointer, count: p.count, step: stepCount, learningRate: lr,
+        let g = gradientSlab.base, m = firstMomentSlab.base, v = secondMomentSlab.base
+        for p in parameters {
+            let offset = p.gradientOffset!
+            AdamW.step(parameters: p.value.pointer, gradients: g + offset, firstMoment: m + offset,
+                       secondMoment: v + offset, count: p.count, step: stepCount, learningRate: lr,
                        config: config, applyWeightDecay: p.decays)
         }
     }
@@ -70,33 +99,33 @@ public struct LinearSchedule: Sendable, Codable, Equatable {
     }
 }
 
-/// Global gradient-norm clipping, as `torch.nn.utils.clip_grad_norm_`.
+/// Global gradient-norm clipping, as `torch.nn.utils.clip_grad_norm_`, over a store's
+/// gradient slab.
 public enum GradientClipping {
-    /// L2 norm of all gradients together (accumulated in Double).
-    public static func globalNorm(_ parameters: [Parameter]) -> Double {
+    /// L2 norm of all gradients together: one pass over the slab, each parameter's squares
+    /// summed in Float and the parameters' sums in Double.
+    public static func globalNorm(_ store: ParameterStore) -> Double {
+        guard let slab = store.gradients else { return 0 }
+        let g = slab.base
         var sum = 0.0
-        for p in parameters {
-            guard let g = p.gradient else { continue }
-            let ptr = g.readPointer
+        for p in store.trainable {
+            let ptr = g + p.gradientOffset!
             var local: Float = 0
-            for i in 0..<g.count { local += ptr[i] * ptr[i] }
+            for i in 0..<p.count { local += ptr[i] * ptr[i] }
             sum += Double(local)
         }
         return sum.squareRoot()
     }
 
-    /// Scales gradients by `maxNorm / (norm + 1e-6)` when that is below 1; returns the
+    /// Scales the gradient slab by `maxNorm / (norm + 1e-6)` when that is below 1; returns the
     /// norm before clipping.
     @discardableResult
-    public static func clip(_ parameters: [Parameter], maxNorm: Double) -> Double {
-        let norm = globalNorm(parameters)
+    public static func clip(_ store: ParameterStore, maxNorm: Double) -> Double {
+        let norm = globalNorm(store)
         let coef = maxNorm / (norm + 1e-6)
-        if coef < 1 {
-            let c = Float(coef)
-            for p in parameters {
-                guard let g = p.gradient else { continue }
-                for i in 0..<g.count { g.pointer[i] *= c }
-            }
+        if coef < 1, let slab = store.gradients {
+            let c = Float(coef), g = slab.base
+            for i in 0..<slab.used { g[i] *= c }
         }
         return norm
     }

@@ -142,8 +142,7 @@ public final class Trainer {
             var rng = RandomGenerator(seed: options.seed ^ 0x4C6F_5241)
             model.attachLoRA(options.lora, rng: &rng)
         }
-        optimizer = AdamWOptimizer(parameters: model.parameters.trainable,
-                                   config: AdamWConfig(weightDecay: options.weightDecay))
+        optimizer = AdamWOptimizer(store: model.parameters, config: AdamWConfig(weightDecay: options.weightDecay))
         stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
         schedule = LinearSchedule(peak: options.learningRate, totalSteps: stepsPerEpoch * options.epochs, warmupRatio: options.warmupRatio)
         let longest = (train + dev).map(\.ids.count).max() ?? 1
@@ -236,7 +235,6 @@ public final class Trainer {
                            "steps_per_epoch": .number(Double(stepsPerEpoch)), "epochs": .number(Double(options.epochs))])
         }
         let totalSteps = stepsPerEpoch * options.epochs
-        let trainable = model.parameters.trainable
         var stoppedEarly = false
         var tokensSinceReport = 0
         var reportClock = Date()
@@ -268,7 +266,7 @@ public final class Trainer {
                     try log.write(["type": .string("error"), "step": .number(Double(state.step + 1)), "message": .string("diverged: mean loss \(recent), first \(reference)")])
                     throw TrainingError.diverged(step: state.step + 1, loss: recent, firstLoss: reference, checkpoint: lastCheckpoint())
                 }
-                let norm = GradientClipping.clip(trainable, maxNorm: options.maxGradNorm)
+                let norm = GradientClipping.clip(model.parameters, maxNorm: options.maxGradNorm)
                 guard norm.isFinite else {
                     try log.write(["type": .string("error"), "step": .number(Double(state.step + 1)), "message": .string("non-finite gradient norm \(norm)")])
                     throw TrainingError.nonFiniteGradient(step: state.step + 1, norm: norm, checkpoint: lastCheckpoint())
@@ -406,8 +404,8 @@ public final class Trainer {
         var records: [SafeTensorRecord] = []
         for (i, p) in optimizer.parameters.enumerated() {
             records.append(SafeTensorRecord(name: "param." + p.name, shape: p.shape, pointer: p.pointer))
-            records.append(SafeTensorRecord(name: "m." + p.name, shape: p.shape, pointer: optimizer.firstMoments[i].readPointer))
-            records.append(SafeTensorRecord(name: "v." + p.name, shape: p.shape, pointer: optimizer.secondMoments[i].readPointer))
+            records.append(SafeTensorRecord(name: "m." + p.name, shape: p.shape, pointer: optimizer.firstMoment(i).readPointer))
+            records.append(SafeTensorRecord(name: "v." + p.name, shape: p.shape, pointer: optimizer.secondMoment(i).readPointer))
         }
         let enc = JSONEncoder()
         enc.outputFormatting = .sortedKeys
@@ -438,8 +436,8 @@ public final class Trainer {
         }
         for (i, p) in optimizer.parameters.enumerated() {
             try file.readFloats("param." + p.name, into: p.value.pointer, count: p.count)
-            try file.readFloats("m." + p.name, into: optimizer.firstMoments[i].pointer, count: p.count)
-            try file.readFloats("v." + p.name, into: optimizer.secondMoments[i].pointer, count: p.count)
+            try file.readFloats("m." + p.name, into: optimizer.firstMoment(i).pointer, count: p.count)
+            try file.readFloats("v." + p.name, into: optimizer.secondMoment(i).pointer, count: p.count)
         }
         optimizer.restore(stepCount: steps)
         return try JSONDecoder().decode(RunState.self, from: Data(stateJSON.utf8))

@@ -15,8 +15,8 @@ struct LoRAOptions: ParsableArguments {
     @Option(help: "LoRA alpha; the update is scaled by alpha/r (alpha/sqrt(r) with --rslora).")
     var alpha: Float = 8
 
-    @Option(help: "Comma-separated LoRA targets: query, key, value, attention.output, intermediate, output.")
-    var targets: String = "query,value"
+    @Option(help: "Comma-separated LoRA targets: query, key, value, attention.output, intermediate, output (or a family's module paths). Default: the family's, PEFT's defaults where it has them (query,value for bert and roberta).")
+    var targets: String?
 
     @Option(help: "Dropout on the adapter input.")
     var loraDropout: Float = 0
@@ -24,8 +24,11 @@ struct LoRAOptions: ParsableArguments {
     @Flag(help: "Rank-stabilised scaling alpha/sqrt(r).")
     var rslora = false
 
-    func config() throws -> LoRAConfig {
-        LoRAConfig(rank: rank, alpha: alpha, dropout: loraDropout, targets: try LoRATarget.parseList(targets), rsLoRA: rslora)
+    /// The adapter settings; without `--targets`, `family`'s default targets (query and value
+    /// when the family is not known yet).
+    func config(family: EncoderFamily? = nil) throws -> LoRAConfig {
+        LoRAConfig(rank: rank, alpha: alpha, dropout: loraDropout,
+                   targets: try targets.map(LoRATarget.parseList) ?? family?.defaultTargets ?? [.query, .value], rsLoRA: rslora)
     }
 
     /// The model-independent checks (the rank's upper bound needs the model:

@@ -74,7 +74,7 @@ struct WorkloadOptions: ParsableArguments {
         var rng = RandomGenerator(seed: 17)
         let k = m.config.labelCount
         var out: [(EncoderBatch, BatchLabels)] = []
-        let reserved = m.config.family == .roberta ? 3 : 1000   // avoid special-token ids
+        let reserved = min(1000, m.config.vocabularySize / 2)   // avoid special-token ids (the first ids of every vocabulary here)
         for _ in 0..<count {
             let seqs = (0..<batch).map { _ in (0..<seq).map { _ in Int32(reserved + Int(rng.next() % UInt64(m.config.vocabularySize - reserved))) } }
             let labels: BatchLabels = m.config.isRegression ? .targets((0..<batch).map { _ in rng.nextUniform() })
@@ -150,10 +150,9 @@ struct TrainBench: ParsableCommand {
         case .full: m.setFullFineTuning()
         case .lora:
             var rng = RandomGenerator(seed: 1)
-            m.attachLoRA(try lora.config(), rng: &rng)
+            m.attachLoRA(try lora.config(family: m.config.family), rng: &rng)
         }
-        let opt = AdamWOptimizer(parameters: m.parameters.trainable, config: AdamWConfig())
-        let trainable = m.parameters.trainable
+        let opt = AdamWOptimizer(store: m.parameters, config: AdamWConfig())
         let (batches, _) = try workload.batches(model: m, count: workload.warmup + workload.steps, split: .train)
         var rng = RandomGenerator(seed: 3)
         var times: [Double] = [], gemm: [Double] = [], tokens = 0, flops = 0.0
@@ -164,7 +163,7 @@ struct TrainBench: ParsableCommand {
             let t0 = MonotonicClock.seconds()
             m.parameters.zeroGradients()
             _ = try m.forwardBackward(batch, labels: labels, training: true, rng: &rng)
-            GradientClipping.clip(trainable, maxNorm: 1)
+            GradientClipping.clip(m.parameters, maxNorm: 1)
             opt.step(learningRate: 1e-5)
             let dt = MonotonicClock.seconds() - t0
             Gemm.profiling = false

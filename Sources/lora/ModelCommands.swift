@@ -38,7 +38,7 @@ struct ParamsCommand: ParsableCommand {
         switch method {
         case .full: m.setFullFineTuning()
         case .lora:
-            let config = try lora.config()
+            let config = try lora.config(family: m.config.family)
             try CLI.usage { try config.validate(for: m.config, source: nil) }
             var rng = RandomGenerator(seed: 0)
             m.attachLoRA(config, rng: &rng)

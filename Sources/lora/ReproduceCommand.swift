@@ -107,7 +107,7 @@ struct ReproduceCommand: ParsableCommand {
         }
         let study: [String: JSONValue] = [
             "model": .string(URL(fileURLWithPath: model).standardizedFileURL.lastPathComponent),
-            "model_family": .string(config.family.rawValue),
+            "model_family": .string(config.family.name),
             "budget": .string(budget.rawValue),
             "seeds": .array(seeds.map { .number(Double($0)) }),
             "machine": .string("\(System.coreCount) cores, \(Self.memoryDescription()), \(PowerSource.detect().description)"),

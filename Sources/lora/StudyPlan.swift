@@ -58,7 +58,7 @@ struct PlannedRun: Codable, Equatable {
             "seed": .number(Double(seed)), "max_grad_norm": .number(maxGradNorm),
             "evals_per_epoch": .number(Double(evalsPerEpoch)),
             "lora": .object(["r": .number(Double(lora.rank)), "alpha": .number(Double(lora.alpha)), "dropout": .number(Double(lora.dropout)),
-                             "targets": .array(lora.targets.map { .string($0.modulePath.components(separatedBy: ".").last == "dense" ? $0.modulePath : $0.rawValue) })]),
+                             "targets": .array(lora.targets.map { .string($0.rawValue) })]),
         ]
     }
 
@@ -89,7 +89,7 @@ enum StudyPlan {
 
     /// The quick budget, per task (max length 128, batch 16, the paper's learning rates, two
     /// evaluations per epoch). Measured on the 2-core machine with all-MiniLM-L6-v2, one seed
-    /// of FFT and LoRA on the five tasks trains in about 37 minutes, so three seeds and the
+    /// of FFT and LoRA on the five tasks trains in about 38 minutes, so three seeds and the
     /// latency measurements fit in 2 hours. LoRA gets 1.3–3× FFT's epochs (the paper: 4–12×),
     /// as far as that budget allows.
     static let quick: [String: QuickRow] = [

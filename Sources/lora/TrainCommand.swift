@@ -176,7 +176,7 @@ struct TrainCommand: ParsableCommand {
         let source = try dataSource()
         var glueTask: GLUETask?
         if case .glue(let t, _) = source { glueTask = t }
-        let (opts, length) = try options(for: glueTask)
+        var (opts, length) = try options(for: glueTask)
         Threads.configure(threads)
         // A GLUE task is known before its data: load (and check) the model first, as before;
         // a user's task is known once its training file has been read.
@@ -200,6 +200,8 @@ struct TrainCommand: ParsableCommand {
             m = try load(taskData.task)
         }
         let t = taskData.task
+        // Without --targets (or a preset's), the adapters go where the family puts them by default.
+        if opts.method == .lora, lora.targets == nil, preset == nil { opts.lora.targets = m.config.family.defaultTargets }
         CLI.note("\(t.name): \(taskData.train.count) train / \(taskData.dev.count) dev examples, max length \(length), method \(opts.method.rawValue), \(opts.epochs) epochs of batch \(opts.batchSize), lr \(opts.learningRate)")
         let trainer = try Trainer(model: m, task: t, train: taskData.train, dev: taskData.dev, options: opts,
                                   outputDirectory: URL(fileURLWithPath: out, isDirectory: true), baseModelPath: URL(fileURLWithPath: model).standardizedFileURL.path)

@@ -69,6 +69,11 @@ final class EncoderParityTests: XCTestCase {
     func testTinyBertFullFineTuningParity() throws { try checkFullFineTuningParity("tiny-bert") }
     func testTinyRobertaFullFineTuningParity() throws { try checkFullFineTuningParity("tiny-roberta") }
     func testTinyRobertaRegressionParity() throws { try checkFullFineTuningParity("tiny-roberta-regression") }
+    /// ELECTRA with `embedding_size` 24 < `hidden_size` 36: `embeddings_project` and the GELU head.
+    func testTinyElectraFullFineTuningParity() throws { try checkFullFineTuningParity("tiny-electra") }
+    /// DistilBERT: its names, no token types (the fixture's pair types must be ignored), no
+    /// dropout after attention, the pre_classifier + ReLU head.
+    func testTinyDistilbertFullFineTuningParity() throws { try checkFullFineTuningParity("tiny-distilbert") }
 
     /// Frozen encoder with LoRA (PEFT's names and initial weights): gradients of the adapters
     /// and the head match PEFT's first step; frozen weights get no gradient buffer.
@@ -104,6 +109,8 @@ final class EncoderParityTests: XCTestCase {
 
     func testTinyRobertaLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-roberta") }
     func testTinyBertLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-bert") }
+    func testTinyElectraLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-electra") }
+    func testTinyDistilbertLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-distilbert") }
 
     /// A batch of random ids with one-token sequences among others.
     func mixedLengthBatch(_ rng: inout RandomGenerator, lengths: [Int] = [1, 9, 4, 1, 17]) -> EncoderBatch {
@@ -113,7 +120,7 @@ final class EncoderParityTests: XCTestCase {
 
     /// `predict` with the last layer on first tokens only gives the logits of the full layer.
     func testPredictMatchesFullLastLayer() throws {
-        for name in ["tiny-bert", "tiny-roberta"] {
+        for name in ["tiny-bert", "tiny-roberta", "tiny-electra", "tiny-distilbert"] {
             let model = try EncoderModel.load(directory: try requireFixture("encoders/\(name)"))
             var rng = RandomGenerator(seed: 3)
             let batch = mixedLengthBatch(&rng)
@@ -131,7 +138,8 @@ final class EncoderParityTests: XCTestCase {
     /// masks are drawn in the full layer's order and shapes, so the same seed drops the same
     /// elements). LoRA on all six projections with random B, and full fine-tuning.
     func testFirstTokenLastLayerTrainingStepMatchesFullLayer() throws {
-        for (name, lora) in [("tiny-roberta", true), ("tiny-bert", false), ("tiny-roberta-regression", false)] {
+        for (name, lora) in [("tiny-roberta", true), ("tiny-bert", false), ("tiny-roberta-regression", false),
+                             ("tiny-electra", true), ("tiny-electra", false), ("tiny-distilbert", true), ("tiny-distilbert", false)] {
             let model = try EncoderModel.load(directory: try requireFixture("encoders/\(name)"))
             model.setDropout(hidden: 0.1, attention: 0.1)
             var rng = RandomGenerator(seed: 11)
@@ -162,7 +170,7 @@ final class EncoderParityTests: XCTestCase {
             XCTAssertFalse(fullGradients.isEmpty)
             for (parameter, reference) in fullGradients {
                 let ours = gradients[parameter]!
-                if parameter.hasSuffix("key.bias") {
+                if parameter.hasSuffix("key.bias") || parameter.hasSuffix("k_lin.bias") {
                     // Mathematically zero (softmax ignores a shift shared by all keys): rounding noise on both sides.
                     XCTAssertLessThanOrEqual(Approx.maxAbsDiff(ours, reference), 1e-6, "\(name): \(parameter) (zero gradient)")
                 } else {

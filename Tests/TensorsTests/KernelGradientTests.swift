@@ -208,6 +208,20 @@ final class ActivationTests: XCTestCase {
                             reference: { v in v[0].map { Foundation.tanh($0) } })
     }
 
+    func testReLUGradient() {
+        var rng = RandomGenerator(seed: 11)
+        let n = 31
+        // Away from the kink at 0, where finite differences are meaningless.
+        let x = GradientCheck.randomArray(n, &rng, scale: 3).map { abs($0) < 0.05 ? ($0 < 0 ? -0.1 : 0.1) : $0 }
+        let r = GradientCheck.randomArray(n, &rng)
+        let fx = FloatBuffer(x), out = FloatBuffer(count: n), dX = FloatBuffer(count: n), fr = FloatBuffer(r)
+        ReLU.forward(out: out.pointer, input: fx.readPointer, count: n)
+        ReLU.backward(dInput: dX.pointer, dOut: fr.readPointer, output: out.readPointer, count: n)
+        XCTAssertTrue(x.contains { $0 < 0 } && x.contains { $0 > 0 })
+        GradientCheck.check("relu", inputs: [x], projection: r, ours: (out.toArray(), [dX.toArray()]),
+                            reference: { v in v[0].map { max($0, 0) } })
+    }
+
     func testSoftmaxGradient() {
         var rng = RandomGenerator(seed: 12)
         for (rows, cols) in [(3, 5), (1, 1), (4, 17)] {

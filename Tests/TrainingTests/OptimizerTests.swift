@@ -17,9 +17,10 @@ final class AdamWFixtureTests: XCTestCase {
         let lr = Float((meta["lr"] as! NSNumber).doubleValue)
         let wd = (meta["weight_decay"] as! NSNumber).doubleValue
         let steps = (meta["steps"] as! NSNumber).intValue
-        let p0 = Parameter(name: "p0", shape: [37], decays: true), p1 = Parameter(name: "p1", shape: [5, 3], decays: true)
+        let store = ParameterStore()
+        let p0 = store.add("p0", shape: [37], decays: true), p1 = store.add("p1", shape: [5, 3], decays: true)
+        store.train { _ in true }
         for p in [p0, p1] {
-            p.setTrainable(true)
             try file.readFloats("init.\(p.name)", into: p.value.pointer, count: p.count)
         }
         let opt = AdamWOptimizer(parameters: [p0, p1], config: AdamWConfig(beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: wd))
@@ -39,8 +40,9 @@ final class AdamWFixtureTests: XCTestCase {
     func testMatchesTorchWithoutWeightDecay() throws { try checkCase("nodecay") }
 
     func testNoDecayForBiases() {
-        let p = Parameter(name: "x.bias", shape: [3], decays: false)
-        p.setTrainable(true)
+        let store = ParameterStore()
+        let p = store.add("x.bias", shape: [3], decays: false)
+        store.train { _ in true }
         p.value.pointer.update(repeating: 2, count: 3)
         let opt = AdamWOptimizer(parameters: [p], config: AdamWConfig(weightDecay: 0.5))
         opt.step(learningRate: 0.1)   // zero gradient: only decay could move it
@@ -61,15 +63,16 @@ final class ScheduleAndClippingTests: XCTestCase {
     }
 
     func testClippingScalesToMaxNorm() {
-        let a = Parameter(name: "a", shape: [2], decays: true), b = Parameter(name: "b", shape: [1], decays: true)
-        a.setTrainable(true); b.setTrainable(true)
+        let store = ParameterStore()
+        let a = store.add("a", shape: [2], decays: true), b = store.add("b", shape: [1], decays: true)
+        store.train { _ in true }
         a.gradient!.pointer[0] = 3; a.gradient!.pointer[1] = 0; b.gradient!.pointer[0] = 4
-        let norm = GradientClipping.clip([a, b], maxNorm: 1)
+        let norm = GradientClipping.clip(store, maxNorm: 1)
         XCTAssertEqual(norm, 5, accuracy: 1e-9)
-        XCTAssertEqual(GradientClipping.globalNorm([a, b]), 1, accuracy: 1e-5)
+        XCTAssertEqual(GradientClipping.globalNorm(store), 1, accuracy: 1e-5)
         // Below the threshold nothing changes.
         let before = a.gradient!.toArray()
-        GradientClipping.clip([a, b], maxNorm: 10)
+        GradientClipping.clip(store, maxNorm: 10)
         XCTAssertEqual(a.gradient!.toArray(), before)
     }
 }

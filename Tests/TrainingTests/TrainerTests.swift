@@ -42,6 +42,8 @@ final class PEFTTrainingParityTests: XCTestCase {
 
     func testRobertaThreeAdamWStepsMatchPEFT() throws { try checkThreeSteps("peft-tiny-roberta") }
     func testBertThreeAdamWStepsMatchPEFT() throws { try checkThreeSteps("peft-tiny-bert") }
+    func testElectraThreeAdamWStepsMatchPEFT() throws { try checkThreeSteps("peft-tiny-electra") }
+    func testDistilbertThreeAdamWStepsMatchPEFT() throws { try checkThreeSteps("peft-tiny-distilbert") }
 
     /// The adapter PEFT saved after training loads here and holds PEFT's final weights.
     func testPEFTAdapterLoads() throws {
@@ -53,6 +55,31 @@ final class PEFTTrainingParityTests: XCTestCase {
         let expected = try SafeTensorsFile(url: dir.appendingPathComponent("expected.safetensors"))
         for p in model.parameters.trainable {
             XCTAssertEqual(p.value.toArray(), try expected.floats("final." + PEFTAdapter.namePrefix + p.name), p.name)
+        }
+    }
+}
+
+/// The newer families' PEFT fixtures: PEFT's trained adapter loads with PEFT's final weights,
+/// and LoRA trains exactly as many parameters as PEFT did.
+final class FamilyAdapterTests: XCTestCase {
+    func testPEFTAdaptersOfEveryFamilyLoadAndCountAsPEFT() throws {
+        for name in ["peft-tiny-electra", "peft-tiny-distilbert"] {
+            let dir = TestPaths.fixture("lora/\(name)")
+            let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("meta.json"))) as! [String: Any]
+            let counted = try EncoderModel.load(directory: dir.appendingPathComponent("base"))
+            var rng = RandomGenerator(seed: 0)
+            counted.attachLoRA(LoRAConfig(rank: 4, alpha: 8, targets: counted.config.family.defaultTargets), rng: &rng)
+            XCTAssertEqual(counted.parameters.trainableCount, (meta["trainable_parameters"] as! NSNumber).intValue, "\(name): trainable count")
+
+            let model = try EncoderModel.load(directory: dir.appendingPathComponent("base"))
+            try PEFTAdapter.load(dir.appendingPathComponent("adapter_final"), into: model)
+            XCTAssertEqual(model.loraConfig?.rank, 4, name)
+            XCTAssertEqual(model.loraConfig?.targets, [.query, .value], name)
+            XCTAssertTrue(model.newlyInitialised.isEmpty, "\(name): the adapter's head replaces the base's")
+            let expected = try SafeTensorsFile(url: dir.appendingPathComponent("expected.safetensors"))
+            for p in model.parameters.trainable {
+                XCTAssertEqual(p.value.toArray(), try expected.floats("final." + PEFTAdapter.namePrefix + p.name), "\(name): \(p.name)")
+            }
         }
     }
 }

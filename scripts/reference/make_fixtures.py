@@ -6,7 +6,7 @@ Run from the repository root with the reference venv (see scripts/reference/READ
     ../refenv/bin/python scripts/reference/make_fixtures.py            # everything
     ../refenv/bin/python scripts/reference/make_fixtures.py adamw lora # only some groups
 
-Groups: adamw, encoders, minilm, lora. Every group is deterministic (fixed seeds, one
+Groups: adamw, encoders, minilm, lora, families. Every group is deterministic (fixed seeds, one
 thread); re-running rewrites byte-identical files. CI never runs this script: the
 fixtures are committed.
 
@@ -47,6 +47,10 @@ from transformers import (  # noqa: E402
     AutoTokenizer,
     BertConfig,
     BertForSequenceClassification,
+    DistilBertConfig,
+    DistilBertForSequenceClassification,
+    ElectraConfig,
+    ElectraForSequenceClassification,
     RobertaConfig,
     RobertaForSequenceClassification,
 )
@@ -189,6 +193,11 @@ TINY = dict(
 BERT_SPECIAL = {"pad": 0, "unk": 1, "cls": 2, "sep": 3, "mask": 4}
 ROBERTA_SPECIAL = {"bos": 0, "pad": 1, "eos": 2, "unk": 3}
 FIRST_ORDINARY_ID = 5  # random "word" ids are drawn from [5, vocab_size)
+ELECTRA_EMBEDDING_SIZE = 24
+# Families that use BERT's special tokens and token types (DistilBERT takes no token types:
+# its fixtures still carry BERT's pair types, which the model must ignore).
+BERT_LIKE = ("bert", "electra", "distilbert")
+TAKES_TYPES = ("bert", "electra")
 
 
 def tiny_model(kind: str, num_labels: int, seed: int):
@@ -198,6 +207,20 @@ def tiny_model(kind: str, num_labels: int, seed: int):
                          layer_norm_eps=1e-12, num_labels=num_labels, problem_type=problem,
                          attn_implementation="eager")
         cls = BertForSequenceClassification
+    elif kind == "electra":
+        # embedding_size below hidden_size, so embeddings_project is exercised.
+        cfg = ElectraConfig(**TINY, embedding_size=ELECTRA_EMBEDDING_SIZE, type_vocab_size=2,
+                            pad_token_id=BERT_SPECIAL["pad"], layer_norm_eps=1e-12, num_labels=num_labels,
+                            problem_type=problem, attn_implementation="eager")
+        cls = ElectraForSequenceClassification
+    elif kind == "distilbert":
+        cfg = DistilBertConfig(vocab_size=TINY["vocab_size"], dim=TINY["hidden_size"], n_layers=TINY["num_hidden_layers"],
+                               n_heads=TINY["num_attention_heads"], hidden_dim=TINY["intermediate_size"],
+                               max_position_embeddings=TINY["max_position_embeddings"], activation="gelu",
+                               dropout=0.0, attention_dropout=0.0, seq_classif_dropout=0.0,
+                               initializer_range=0.02, pad_token_id=BERT_SPECIAL["pad"], num_labels=num_labels,
+                               problem_type=problem, attn_implementation="eager")
+        cls = DistilBertForSequenceClassification
     else:
         cfg = RobertaConfig(**TINY, type_vocab_size=1, pad_token_id=ROBERTA_SPECIAL["pad"],
                             bos_token_id=ROBERTA_SPECIAL["bos"], eos_token_id=ROBERTA_SPECIAL["eos"],
@@ -218,11 +241,11 @@ def randomize(model: torch.nn.Module, seed: int) -> None:
     with torch.no_grad():
         for name, p in model.named_parameters():
             r = torch.randn(p.shape, generator=g)
-            if "LayerNorm.weight" in name:
+            if "LayerNorm.weight" in name or "layer_norm.weight" in name:
                 p.copy_(1.0 + 0.1 * r)
             elif name.endswith(".bias"):
                 p.copy_(0.1 * r)
-            elif "embeddings" in name:
+            elif "embeddings" in name and "embeddings_project" not in name:
                 p.copy_(0.5 * r)
             else:  # Linear weight (out, in)
                 p.copy_(r / math.sqrt(p.shape[1]))
@@ -231,7 +254,7 @@ def randomize(model: torch.nn.Module, seed: int) -> None:
 def make_sequence(rng: np.random.RandomState, kind: str, length: int, pair_at: int | None, vocab: int):
     """One sequence of `length` tokens: [CLS] a.. [SEP] (b.. [SEP]) for bert,
     <s> a.. </s> (</s> b.. </s>) for roberta. pair_at = number of tokens of segment a."""
-    if kind == "bert":
+    if kind in BERT_LIKE:
         cls_id, sep_id = BERT_SPECIAL["cls"], BERT_SPECIAL["sep"]
         if pair_at is None:
             words = rng.randint(FIRST_ORDINARY_ID, vocab, size=length - 2).tolist()
@@ -267,7 +290,7 @@ def run_unpadded(model, batch, kind: str, hidden_states: bool = False):
     logits, last, layers, pooled = [], [], None, []
     for ids, types in zip(batch["input_ids"], batch["token_type_ids"]):
         kwargs = {"input_ids": torch.tensor([ids])}
-        if kind == "bert":
+        if kind in TAKES_TYPES:
             kwargs["token_type_ids"] = torch.tensor([types])
         out = model(**kwargs, output_hidden_states=True)
         logits.append(out.logits)
@@ -306,7 +329,7 @@ def label_tensor(labels, num_labels: int, dtype=torch.float64) -> torch.Tensor:
 def padded_check(model, batch, kind: str, num_labels: int, dtype) -> dict:
     """Runs the batch padded to the longest sequence with attention_mask (as HF users do)
     and returns logits and the model's own loss, for comparison with the unpadded run."""
-    pad = BERT_SPECIAL["pad"] if kind == "bert" else ROBERTA_SPECIAL["pad"]
+    pad = BERT_SPECIAL["pad"] if kind in BERT_LIKE else ROBERTA_SPECIAL["pad"]
     L = max(batch["lengths"])
     ids = torch.full((len(batch["lengths"]), L), pad, dtype=torch.long)
     types = torch.zeros_like(ids)
@@ -317,7 +340,7 @@ def padded_check(model, batch, kind: str, num_labels: int, dtype) -> dict:
         mask[b, : len(i)] = 1
     kwargs = {"input_ids": ids, "attention_mask": mask,
               "labels": label_tensor(batch["labels"], num_labels, dtype)}
-    if kind == "bert":
+    if kind in TAKES_TYPES:
         kwargs["token_type_ids"] = types
     with torch.no_grad():
         out = model(**kwargs)
@@ -376,7 +399,7 @@ def encoder_fixture(name: str, kind: str, num_labels: int, seed: int, batch: dic
     grad_abs = max(max_abs(r32["grads"][n], g) for n, g in r64["grads"].items())
     grad_scale = max(float(g.abs().max()) for g in r64["grads"].values())
     zero_grads = [n for n, g in r64["grads"].items() if float(g.abs().max()) < 1e-12]
-    special = BERT_SPECIAL if kind == "bert" else ROBERTA_SPECIAL
+    special = BERT_SPECIAL if kind in BERT_LIKE else ROBERTA_SPECIAL
     write_json(out / "batch.json", {
         "input_ids": batch["input_ids"],
         "token_type_ids": batch["token_type_ids"],
@@ -391,7 +414,7 @@ def encoder_fixture(name: str, kind: str, num_labels: int, seed: int, batch: dic
         "problem_type": model32.config.problem_type,
         "seed": seed,
         "special_token_ids": special,
-        "position_ids": ("0..len-1" if kind == "bert" else
+        "position_ids": ("0..len-1" if kind in BERT_LIKE else
                          "padding_idx+1 .. padding_idx+len, i.e. 2..len+1 (RoBERTa)"),
         "loss": float(r64["loss"]),
         "loss_definition": ("mean over the batch of MSE(logits.squeeze(), labels)" if num_labels == 1
@@ -423,6 +446,18 @@ def make_encoders() -> None:
                     batch=make_batch("roberta", 102, **ROBERTA_BATCH, labels=[1, 0, 0, 1]))
     encoder_fixture("tiny-roberta-regression", "roberta", 1, seed=13,
                     batch=make_batch("roberta", 103, **ROBERTA_BATCH, labels=[0.5, 3.25, -1.0, 2.0]))
+
+
+def make_families() -> None:
+    """Families beyond BERT and RoBERTa: ELECTRA (with embeddings_project) and DistilBERT."""
+    encoder_fixture("tiny-electra", "electra", 3, seed=14,
+                    batch=make_batch("electra", 104, **BERT_BATCH, labels=[2, 0, 1, 2]))
+    encoder_fixture("tiny-distilbert", "distilbert", 3, seed=15,
+                    batch=make_batch("distilbert", 105, **BERT_BATCH, labels=[0, 2, 1, 1]))
+    lora_fixture("peft-tiny-electra", "electra", seed=24, batch_seeds=[241, 242, 243],
+                 batch_specs=LORA_BATCH_SPECS["bert"])
+    lora_fixture("peft-tiny-distilbert", "distilbert", seed=25, batch_seeds=[251, 252, 253],
+                 batch_specs=LORA_BATCH_SPECS["bert"])
 
 
 # --------------------------------------------------------------------------------------
@@ -517,6 +552,11 @@ def make_minilm() -> None:
 
 LORA_R, LORA_ALPHA = 4, 8
 LORA_TARGETS = ["query", "value"]
+# DistilBERT's attention projections are q_lin/k_lin/v_lin (PEFT has no default for it), and its
+# head's first Linear, pre_classifier, is trained and saved with the classifier (PEFT's default
+# modules_to_save would leave a freshly initialised pre_classifier frozen and unsaved).
+LORA_TARGETS_BY_KIND = {"distilbert": ["q_lin", "v_lin"]}
+MODULES_TO_SAVE_BY_KIND = {"distilbert": ["classifier", "pre_classifier"]}
 LORA_B_INIT_STD = 0.2
 LORA_LR, LORA_WD, LORA_BETAS, LORA_EPS = 1e-3, 0.01, (0.9, 0.999), 1e-8
 LORA_STEPS = 3
@@ -548,7 +588,8 @@ def lora_fixture(name: str, kind: str, seed: int, batch_seeds, batch_specs) -> N
         base = cls.from_pretrained(str(out / "base"), attn_implementation="eager")
         torch.manual_seed(seed + 100)  # PEFT's kaiming-uniform init of lora_A
         cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=LORA_R, lora_alpha=LORA_ALPHA,
-                         target_modules=LORA_TARGETS, lora_dropout=0.0, bias="none")
+                         target_modules=LORA_TARGETS_BY_KIND.get(kind, LORA_TARGETS), lora_dropout=0.0, bias="none",
+                         modules_to_save=MODULES_TO_SAVE_BY_KIND.get(kind))
         pm = get_peft_model(base, cfg)
         g = torch.Generator().manual_seed(seed + 200)
         with torch.no_grad():
@@ -635,10 +676,11 @@ def lora_fixture(name: str, kind: str, seed: int, batch_seeds, batch_specs) -> N
         "generator": GENERATOR,
         "versions": versions(),
         "base_model": "base/ (" + cls.__name__ + ", num_labels 2, seed " + str(seed) + ")",
-        "special_token_ids": BERT_SPECIAL if kind == "bert" else ROBERTA_SPECIAL,
+        "special_token_ids": BERT_SPECIAL if kind in BERT_LIKE else ROBERTA_SPECIAL,
+        "trainable_parameters": sum(p.numel() for _, p in trainable),
         "lora": {"r": LORA_R, "lora_alpha": LORA_ALPHA, "scaling": LORA_ALPHA / LORA_R,
-                 "target_modules": LORA_TARGETS, "lora_dropout": 0.0, "bias": "none",
-                 "task_type": "SEQ_CLS", "modules_to_save": ["classifier"],
+                 "target_modules": LORA_TARGETS_BY_KIND.get(kind, LORA_TARGETS), "lora_dropout": 0.0, "bias": "none",
+                 "task_type": "SEQ_CLS", "modules_to_save": MODULES_TO_SAVE_BY_KIND.get(kind, ["classifier"]),
                  "lora_A_init": "PEFT default (kaiming-uniform, a=sqrt(5)) after torch.manual_seed(" + str(seed + 100) + ")",
                  "lora_B_init": f"N(0, {LORA_B_INIT_STD}^2), not PEFT's zeros, so that step 1 is non-trivial"},
         "optimizer": {
@@ -689,7 +731,8 @@ def make_lora() -> None:
 
 # --------------------------------------------------------------------------------------
 
-GROUPS = {"adamw": make_adamw, "encoders": make_encoders, "minilm": make_minilm, "lora": make_lora}
+GROUPS = {"adamw": make_adamw, "encoders": make_encoders, "minilm": make_minilm, "lora": make_lora,
+          "families": make_families}
 
 
 def main(argv) -> None:

@@ -98,6 +98,23 @@ TASKS = {
 }
 
 
+
+# The plan names LoRA targets by their role in a BERT-style layer; PEFT wants module names.
+# query/key/value are unambiguous suffixes; the dense layers need whole paths, because
+# "output.dense" is also a suffix of "attention.output.dense".
+ROLE_PATHS = {"query": "attention.self.query", "key": "attention.self.key", "value": "attention.self.value",
+              "attention.output": "attention.output.dense", "intermediate": "intermediate.dense", "output": "output.dense"}
+
+
+def peft_targets(roles):
+    roles = list(roles)
+    unknown = [r for r in roles if r not in ROLE_PATHS]
+    if unknown:
+        raise SystemExit(f"unknown LoRA target(s) {unknown}; known: {sorted(ROLE_PATHS)}")
+    if all(r in ("query", "key", "value") for r in roles):
+        return roles
+    return r".*\.layer\.\d+\.(" + "|".join(ROLE_PATHS[r].replace(".", r"\.") for r in roles) + ")"
+
 def canonical_task(name: str) -> str:
     key = name.replace("-", "").replace("_", "").lower()
     aliases = {"sst2": "SST-2", "cola": "CoLA", "mrpc": "MRPC", "rte": "RTE", "stsb": "STS-B",
@@ -352,7 +369,7 @@ def run_one(entry: dict, args) -> dict:
         lc = entry.get("lora") or {}
         model = get_peft_model(model, LoraConfig(
             task_type=TaskType.SEQ_CLS, r=int(lc.get("r", 8)), lora_alpha=lc.get("alpha", 8),
-            lora_dropout=float(lc.get("dropout", 0.0)), target_modules=list(lc.get("targets", ["query", "value"]))))
+            lora_dropout=float(lc.get("dropout", 0.0)), target_modules=peft_targets(lc.get("targets", ["query", "value"]))))
     elif method not in ("full", "fft"):
         raise SystemExit(f"unknown method {method!r} (lora or full)")
     model.to(device)

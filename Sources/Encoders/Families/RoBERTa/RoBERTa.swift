@@ -1,0 +1,12 @@
+// The RoBERTa family (`model_type` roberta): BERT's body, positions after the padding id, and its dense + out_proj head.
+extension EncoderFamily {
+    /// `RobertaForSequenceClassification`: dropout, `classifier.dense`, tanh, dropout,
+    /// `classifier.out_proj`, all trained with LoRA (no pooler).
+    public static let roberta = EncoderFamily(
+        name: "roberta", modelTypes: ["roberta"], checkpointPrefix: "roberta.", architecture: "RobertaForSequenceClassification",
+        defaultPadTokenId: 1, configKeys: ConfigKeys(), positions: .afterPadding, embeddings: bertEmbeddingNames, layerPrefix: "encoder.layer.",
+        layer: bertLayerNames,
+        head: HeadLayout(dense: "classifier.dense", out: "classifier.out_proj", dropoutBeforeDense: true, activation: .tanh,
+                         denseIsPretrained: false),
+        defaultTargets: [.query, .value])
+}
