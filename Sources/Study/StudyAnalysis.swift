@@ -69,12 +69,25 @@ public enum StudyAnalysis {
             result.fftBestPrimary = full.flatMap { bestPrimary(of: $0) }
             result.loraBestPrimary = lora.flatMap { bestPrimary(of: $0) }
             let seeds = study.manifest?.seeds.map(Set.init)
-            if let refs = reference?.runs(task: task, method: .lora, seeds: seeds), !refs.isEmpty {
-                result.loraReferenceScore = InferenceTimings.median(refs.compactMap { $0.bestScore.map(rawScale) })
-                result.loraReferenceSeeds = refs.compactMap(\.seed)
+            // A reference run counts only if it trained for the epochs our runs planned.
+            func matchingPlan(_ method: StudyMethod) -> [ReferenceResults.Run] {
+                guard let refs = reference?.runs(task: task, method: method, seeds: seeds) else { return [] }
+                let planned = Set(study.runs(task: task, method: method).compactMap { $0.summary?.options?.epochs })
+                return refs.filter { ref in
+                    guard let epochs = ref.epochs, planned.count == 1, let ours = planned.first, Double(ours) != epochs else { return true }
+                    warnings.append("\(task) \(method.rawValue): the reference run (seed \(ref.seed.map(String.init) ?? "?")) trained \(String(format: "%g", epochs)) epochs, "
+                        + "this study's runs \(ours); it is left out of the LoRA(ref)/FFT(ref) row")
+                    return false
+                }
             }
-            if let refs = reference?.runs(task: task, method: .full, seeds: seeds), !refs.isEmpty {
-                result.fftReferenceScore = InferenceTimings.median(refs.compactMap { $0.bestScore.map(rawScale) })
+            let loraRefs = matchingPlan(.lora)
+            if !loraRefs.isEmpty {
+                result.loraReferenceScore = InferenceTimings.median(loraRefs.compactMap { $0.bestScore.map(rawScale) })
+                result.loraReferenceSeeds = loraRefs.compactMap(\.seed)
+            }
+            let fftRefs = matchingPlan(.full)
+            if !fftRefs.isEmpty {
+                result.fftReferenceScore = InferenceTimings.median(fftRefs.compactMap { $0.bestScore.map(rawScale) })
             }
             result.published = PublishedTask(task: task)
             result.latency = study.latency[task].map(latencyResult)

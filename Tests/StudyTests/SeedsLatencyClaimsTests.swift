@@ -50,6 +50,22 @@ final class SeedsLatencyClaimsTests: XCTestCase {
         XCTAssertEqual(tableRow(md, startingWith: "LoRA (ours)", after: "Table 2")?[2], "67.5 [60.0–75.0]")
     }
 
+    /// A reference run that trained other epochs than the study's plan is left out, with a warning.
+    func testReferenceRunsOfAnotherPlanAreLeftOut() throws {
+        var ours = run("MRPC", .lora, seed: 42, score: 0.8)
+        ours.summary?.options = RunOptions(epochs: 7)
+        let study = StudyData(directory: URL(fileURLWithPath: "/study"), manifest: StudyManifest(seeds: [42, 43]), runs: [ours])
+        let reference = ReferenceResults(runs: [
+            .init(task: "MRPC", method: "lora", bestScore: 0.81, epochs: 8, seed: 42),
+            .init(task: "MRPC", method: "lora", bestScore: 0.79, epochs: 7, seed: 43),
+        ])
+        let results = StudyAnalysis.analyze(study, reference: reference, referencePath: "ref.json")
+        XCTAssertEqual(try XCTUnwrap(results.task("MRPC")?.loraReferenceScore), 0.79, accuracy: 1e-12)
+        XCTAssertEqual(results.task("MRPC")?.loraReferenceSeeds, [43])
+        XCTAssertTrue(results.warnings.contains { $0.contains("MRPC lora: the reference run (seed 42) trained 8 epochs, this study's runs 7") },
+                      "\(results.warnings)")
+    }
+
     /// The LoRA(ref) row is the reference runner's median over the study's seeds.
     func testReferenceRowIsTheMedianOverTheStudysSeeds() throws {
         let study = StudyData(directory: URL(fileURLWithPath: "/study"), manifest: StudyManifest(seeds: [42, 43, 44]),

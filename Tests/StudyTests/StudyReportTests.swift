@@ -101,7 +101,7 @@ final class StudyReportTests: XCTestCase {
         try fixture.writeDefaultStudy()
         let reference = fixture.root.appendingPathComponent("reference.json")
         try fixture.writeJSON(["runs": [
-            ["task": "MRPC", "method": "lora", "best_score": 0.83, "metric": "accuracy", "train_seconds": 123.4, "epochs": 3],
+            ["task": "MRPC", "method": "lora", "best_score": 0.83, "metric": "accuracy", "train_seconds": 123.4, "epochs": 5],
             ["task": "rte", "method": "lora", "best_score": 64.2, "metric": "accuracy"],  // already ×100, other spelling
         ]], to: reference)
         let (md, results) = try writeReport(reference: reference)
