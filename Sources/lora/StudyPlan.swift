@@ -95,7 +95,7 @@ enum StudyPlan {
     static let quick: [String: QuickRow] = [
         // SST-2 LoRA levelled off within 4 epochs (best at 3–5 of 5 on every seed).
         "SST-2": QuickRow(trainCap: 6000, fftEpochs: 2, loraEpochs: 4),
-        // MRPC LoRA (seed 42) was still rising at 6 epochs; at 8 it gained < 1 point after 7.
+        // MRPC LoRA (seed 42) was still rising at 6 epochs; at 8 it gained at most 1 point after 7.
         "MRPC": QuickRow(trainCap: nil, fftEpochs: 3, loraEpochs: 7),
         // CoLA's dev curves were still rising after FFT 2 / LoRA 6 epochs (all three seeds),
         // and FFT still after 4 (seeds 42, 43).
