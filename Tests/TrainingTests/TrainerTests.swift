@@ -84,6 +84,35 @@ final class FamilyAdapterTests: XCTestCase {
     }
 }
 
+extension FamilyAdapterTests {
+    /// An adapter swift-lora writes for the newer families is PEFT's file again: the same tensor
+    /// names and values as the adapter PEFT saved, the same `target_modules`, and every module
+    /// PEFT saved in `modules_to_save`.
+    func testAdaptersWeWriteMatchWhatPEFTWrote() throws {
+        for name in ["peft-tiny-electra", "peft-tiny-distilbert"] {
+            let dir = TestPaths.fixture("lora/\(name)")
+            let model = try EncoderModel.load(directory: dir.appendingPathComponent("base"))
+            try PEFTAdapter.load(dir.appendingPathComponent("adapter_final"), into: model)
+            let out = FileManager.default.temporaryDirectory.appendingPathComponent("family-adapter-\(UUID().uuidString)")
+            defer { try? FileManager.default.removeItem(at: out) }
+            try PEFTAdapter.save(model, to: out, baseModelPath: "base")
+            let ours = try SafeTensorsFile(url: out.appendingPathComponent("adapter_model.safetensors"))
+            let theirs = try SafeTensorsFile(url: dir.appendingPathComponent("adapter_final/adapter_model.safetensors"))
+            XCTAssertEqual(Set(ours.names), Set(theirs.names), name)
+            for tensor in theirs.names { XCTAssertEqual(try ours.floats(tensor), try theirs.floats(tensor), "\(name): \(tensor)") }
+            func config(_ url: URL) throws -> [String: Any] {
+                try JSONSerialization.jsonObject(with: Data(contentsOf: url.appendingPathComponent("adapter_config.json"))) as! [String: Any]
+            }
+            let ourConfig = try config(out), theirConfig = try config(dir.appendingPathComponent("adapter_final"))
+            XCTAssertEqual(Set(ourConfig["target_modules"] as! [String]), Set(theirConfig["target_modules"] as! [String]), name)
+            XCTAssertTrue(Set(theirConfig["modules_to_save"] as! [String]).isSubset(of: Set(ourConfig["modules_to_save"] as! [String])),
+                          "\(name): \(String(describing: ourConfig["modules_to_save"])) vs \(String(describing: theirConfig["modules_to_save"]))")
+            XCTAssertEqual(ourConfig["r"] as? Int, theirConfig["r"] as? Int)
+            XCTAssertEqual((ourConfig["lora_alpha"] as? NSNumber)?.doubleValue, (theirConfig["lora_alpha"] as? NSNumber)?.doubleValue)
+        }
+    }
+}
+
 /// A small synthetic classification task on the tiny BERT fixture.
 func syntheticExamples(count: Int, seed: UInt64) -> [TokenizedExample] {
     var rng = RandomGenerator(seed: seed)
