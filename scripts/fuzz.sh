@@ -21,6 +21,13 @@ fi
 scripts/setup.sh >/dev/null
 logs=.build-fuzz/logs   # one log per harness (git-ignored, beside the build)
 mkdir -p "$logs"
+# SwiftPM does not notice a source file added to the main package (a path dependency of Fuzz/)
+# in an existing scratch directory: start the build afresh when the list of files changed.
+sources="$(find Sources -name '*.swift' | sort | sha1sum | cut -d' ' -f1)"
+if [ "$(cat .build-fuzz/sources.sha1 2>/dev/null)" != "$sources" ]; then
+    find .build-fuzz -mindepth 1 -maxdepth 1 ! -name logs -exec rm -rf {} +
+    echo "$sources" > .build-fuzz/sources.sha1
+fi
 (cd Fuzz && swift build -c release --scratch-path ../.build-fuzz --sanitize=fuzzer --sanitize=address -Xswiftc -sanitize=fuzzer,address -j "$(nproc)" 2>&1 | grep -E "error|Build complete" | sort -u | tail -3)
 for h in "${harnesses[@]}"; do
     mkdir -p "Fuzz/Corpus/$h"
