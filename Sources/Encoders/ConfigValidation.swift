@@ -93,9 +93,7 @@ extension EncoderConfig {
         }
         var layers = Set<Int>()
         for name in file.tensors.keys {
-            guard let range = name.range(of: family.layerPrefix) else { continue }
-            let digits = name[range.upperBound...].prefix { $0.isNumber }
-            if digits.count <= 6, let l = Int(digits) { layers.insert(l) }
+            if let l = family.layerAndRest(of: name)?.layer { layers.insert(l) }
         }
         let present = (layers.max() ?? -1) + 1
         if present != layerCount || layers.count != present {

@@ -138,8 +138,6 @@ public struct EncoderConfig: Sendable, Equatable, Decodable {
     public var isRegression: Bool { labelCount == 1 }
     /// Dropout before the classifier.
     public var headDropout: Float { classifierDropout ?? hiddenDropout }
-    /// Prefix of encoder tensors in a `*ForSequenceClassification` checkpoint.
-    public var prefix: String { family.checkpointPrefix }
 
     /// `config.json` for an exported model: the original keys, with `num_labels`/`id2label`
     /// set to this head and the architecture named.

@@ -182,6 +182,17 @@ public struct EncoderFamily: Sendable, Equatable, CustomStringConvertible {
     /// Canonical name of a module of layer `l` (`bert.encoder.layer.3.attention.self.query`).
     public func layerModule(_ l: Int, _ path: String) -> String { checkpointPrefix + layerPrefix + "\(l)." + path }
 
+    /// Where a tensor name points into a layer: the index after `layerPrefix` (at most six
+    /// digits) and what follows it (`attention.self.query.lora_A.weight`); nil for other names.
+    public func layerAndRest(of name: String) -> (layer: Int, rest: Substring)? {
+        guard let range = name.range(of: layerPrefix) else { return nil }
+        let after = name[range.upperBound...]
+        let digits = after.prefix { $0.isNumber }
+        guard digits.count <= 6, let layer = Int(digits) else { return nil }
+        let rest = after[digits.endIndex...]
+        return (layer, rest.first == "." ? rest.dropFirst() : rest)
+    }
+
     /// Canonical name of an embedding tensor or module.
     public func embeddingModule(_ relative: String) -> String { checkpointPrefix + relative }
 

@@ -178,11 +178,9 @@ public enum PEFTAdapter {
         let names = file.tensors.keys
         let family = family ?? EncoderFamily.known.first { f in names.contains { $0.hasPrefix(namePrefix + f.checkpointPrefix) } } ?? EncoderFamily.known[0]
         // Whole module paths after the layer number: `output.dense` is also a suffix of `attention.output.dense`.
-        let layerMarker = family.checkpointPrefix + family.layerPrefix
         var adapted = Set<String>()
         for name in names where name.hasSuffix(".lora_A.weight") {
-            guard let range = name.range(of: layerMarker) else { continue }
-            let rest = name[range.upperBound...].drop { $0.isNumber }.dropFirst()
+            guard let rest = family.layerAndRest(of: name)?.rest else { continue }
             adapted.insert(String(rest.dropLast(".lora_A.weight".count)))
         }
         let targets = LoRATarget.allCases.filter { adapted.contains(family.layer.path($0)) }

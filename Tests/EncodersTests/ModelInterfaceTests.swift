@@ -141,6 +141,16 @@ final class FamilyTests: XCTestCase {
         XCTAssertEqual(EncoderFamily.bert.modulesToSave, ["classifier", "score"])
     }
 
+    /// One parser of "which layer, and what in it" serves the layer count check and adapter reading.
+    func testLayerAndRestOfTensorNames() {
+        let bert = EncoderFamily.bert, distil = EncoderFamily.distilbert
+        XCTAssertEqual(bert.layerAndRest(of: "base_model.model.bert.encoder.layer.11.attention.self.query.lora_A.weight")?.layer, 11)
+        XCTAssertEqual(bert.layerAndRest(of: "encoder.layer.3.output.dense.bias").map { String($0.rest) }, "output.dense.bias")
+        XCTAssertEqual(distil.layerAndRest(of: "distilbert.transformer.layer.0.attention.q_lin.weight").map { String($0.rest) }, "attention.q_lin.weight")
+        XCTAssertNil(bert.layerAndRest(of: "bert.embeddings.word_embeddings.weight"))
+        XCTAssertNil(bert.layerAndRest(of: "encoder.layer.1234567.output.dense.bias"), "more than six digits")
+    }
+
     func testPositionSchemes() {
         let ids: [Int32] = [0, 5, 1, 7]   // token 1 is RoBERTa's padding
         var out = [Int32](repeating: -1, count: 4)
