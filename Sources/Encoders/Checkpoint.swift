@@ -65,7 +65,7 @@ extension EncoderModel {
         let model = EncoderModel(config: config)
         let head = Set(model.headParameterNames)
         // A base-model checkpoint may lack the head's first Linear even where it is pretrained (a pooler).
-        let optional = Set([config.family.head.dense + ".weight", config.family.head.dense + ".bias"])
+        let optional = Set([config.family.head.dense, config.family.head.norm].compactMap { $0 }.flatMap { [$0 + ".weight", $0 + ".bias"] })
         var missingHead: [String] = []
         for p in model.parameters.all {
             let found = CheckpointNames.candidates(for: p.name, family: config.family).first { file.tensors[$0] != nil }

@@ -55,6 +55,11 @@ extension EncoderConfig {
         if let key = keys.typeVocabularySize { try rules.within(typeVocabularySize, 1...1_024, key: key) }
         try rules.dropProbability(Double(hiddenDropout), key: keys.hiddenDropout)
         try rules.dropProbability(Double(attentionDropout), key: keys.attentionDropout)
+        if let key = keys.embeddingDropout { try rules.dropProbability(Double(embeddingDropout), key: key) }
+        if family.positions == .rotary, headDim % 2 != 0 {
+            throw InvalidValue(source: source, key: keys.headCount, value: String(headCount),
+                               allowed: "a head count giving an even head width for rotary positions (\(keys.hiddenSize) \(hiddenSize) / \(headCount) = \(headDim))")
+        }
         if let classifierDropout { try rules.dropProbability(Double(classifierDropout), key: keys.classifierDropout) }
         if let key = keys.layerNormEps { try rules.positive(Double(layerNormEps), key: key) }
         try rules.nonNegative(Double(initializerRange), key: "initializer_range")
@@ -79,9 +84,9 @@ extension EncoderConfig {
         let e = family.embeddings
         var shapes: [(String, [Int])] = [
             (family.embeddingModule(e.word) + ".weight", [vocabularySize, embeddingSize]),
-            (family.embeddingModule(e.position) + ".weight", [maxPositions, embeddingSize]),
-            (family.layerModule(0, family.layer.path(.intermediate)) + ".weight", [intermediateSize, hiddenSize]),
+            (family.layerModule(0, family.layer.path(.intermediate)) + ".weight", [family.body.intermediateRows(intermediateSize), hiddenSize]),
         ]
+        if let position = e.position { shapes.append((family.embeddingModule(position) + ".weight", [maxPositions, embeddingSize])) }
         if let tokenType = e.tokenType { shapes.append((family.embeddingModule(tokenType) + ".weight", [typeVocabularySize, embeddingSize])) }
         if let projection = embeddingProjection { shapes.append((projection + ".weight", [hiddenSize, embeddingSize])) }
         for (canonical, expected) in shapes {

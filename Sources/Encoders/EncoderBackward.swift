@@ -13,7 +13,7 @@ extension EncoderModel {
     func linearBackward(_ lin: LinearLayer, dInput: UnsafeMutablePointer<Float>?, accumulateInput: Bool = true,
                         dOut: UnsafePointer<Float>, input: UnsafePointer<Float>, rows: Int, saved: AdapterSaved,
                         scratch: BackwardScratch?) {
-        Linear.backward(dInput: dInput, dWeight: lin.weight.gradientPointer, dBias: lin.bias.gradientPointer,
+        Linear.backward(dInput: dInput, dWeight: lin.weight.gradientPointer, dBias: lin.bias?.gradientPointer,
                         dOut: dOut, input: input, weight: lin.weight.pointer,
                         rows: rows, inFeatures: lin.inFeatures, outFeatures: lin.outFeatures, accumulateInput: accumulateInput)
         guard let ad = lin.adapter, !ad.isMerged, let h = saved.hidden, let scratch else { return }
@@ -42,6 +42,7 @@ extension EncoderModel {
     }
 
     func backward(_ st: ForwardState, dLogits: UnsafeMutablePointer<Float>) {
+        if let rotary = st.rotary { return rotaryBackward(st, rotary, dLogits: dLogits) }
         let t = st.tokenCount, c = config.hiddenSize, im = config.intermediateSize, b = st.sequences.count
         let nh = config.headCount, hd = config.headDim
         let rank = loraConfig?.rank ?? 0
@@ -64,15 +65,13 @@ extension EncoderModel {
         linearBackward(headDense, dInput: dCls, dOut: dDenseOut, input: st.denseIn, rows: b, saved: none, scratch: nil)
         if let m = st.denseInMask { Dropout.backward(dInput: dCls, dOut: dCls, mask: m, count: b * c, probability: config.headDropout, accumulate: false) }
 
-        let embeddingParameters = [wordEmbeddings, positionEmbeddings, embeddingNormWeight, embeddingNormBias]
-            + [typeEmbeddings, embeddingProjection?.weight, embeddingProjection?.bias].compactMap { $0 }
+        let embeddingParameters = [wordEmbeddings] + embeddingNorm.parameters
+            + [positionEmbeddings, typeEmbeddings, embeddingProjection?.weight, embeddingProjection?.bias].compactMap { $0 }
         let embeddingsTrainable = embeddingParameters.contains { $0.isTrainable }
         var encoderNeedsGradient = embeddingsTrainable
         var lowestLayerNeeded = layers.count
         for (l, layer) in layers.enumerated() {
-            let params = [layer.attentionNormWeight, layer.attentionNormBias, layer.outputNormWeight, layer.outputNormBias]
-                + layer.linears.flatMap { [$0.weight, $0.bias] + ($0.adapter.map { [$0.a, $0.b] } ?? []) }
-            if params.contains(where: \.isTrainable) { lowestLayerNeeded = min(lowestLayerNeeded, l) }
+            if layer.parameters.contains(where: \.isTrainable) { lowestLayerNeeded = min(lowestLayerNeeded, l) }
         }
         if lowestLayerNeeded < layers.count { encoderNeedsGradient = true }
         guard encoderNeedsGradient else { return }
@@ -124,17 +123,17 @@ extension EncoderModel {
             linearBackward(projection, dInput: dEmb, accumulateInput: false, dOut: dX, input: st.embeddingOutput, rows: t,
                            saved: none, scratch: nil)
         }
-        if let m = st.embeddingMask { Dropout.backward(dInput: dEmb, dOut: dEmb, mask: m, count: t * e, probability: config.hiddenDropout, accumulate: false) }
+        if let m = st.embeddingMask { Dropout.backward(dInput: dEmb, dOut: dEmb, mask: m, count: t * e, probability: config.embeddingDropout, accumulate: false) }
         let dSum = embeddingProjection == nil ? dNext : arena.allocate(t * e)
         dSum.update(repeating: 0, count: t * e)
-        LayerNorm.backward(dInput: dSum, dWeight: embeddingNormWeight.gradientPointer, dBias: embeddingNormBias.gradientPointer,
+        LayerNorm.backward(dInput: dSum, dWeight: embeddingNormWeight.gradientPointer, dBias: embeddingNorm.bias?.gradientPointer,
                            dOut: dEmb, input: st.embeddingSum, mean: st.embeddingMean, rstd: st.embeddingRstd,
                            weight: embeddingNormWeight.pointer, rows: t, cols: e)
         st.tokenIds.withUnsafeBufferPointer { ids in
             if let g = wordEmbeddings.gradientPointer { Embedding.backward(dTable: g, dOut: dSum, ids: ids.baseAddress!, count: t, dim: e) }
         }
         st.positionIds.withUnsafeBufferPointer { ids in
-            if let g = positionEmbeddings.gradientPointer { Embedding.backward(dTable: g, dOut: dSum, ids: ids.baseAddress!, count: t, dim: e) }
+            if let g = positionEmbeddings?.gradientPointer { Embedding.backward(dTable: g, dOut: dSum, ids: ids.baseAddress!, count: t, dim: e) }
         }
         st.typeIds.withUnsafeBufferPointer { ids in
             if let g = typeEmbeddings?.gradientPointer { Embedding.backward(dTable: g, dOut: dSum, ids: ids.baseAddress!, count: t, dim: e) }

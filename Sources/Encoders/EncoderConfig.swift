@@ -29,6 +29,12 @@ public struct EncoderConfig: Sendable, Equatable, Decodable {
     public var attentionDropout: Float
     /// `classifier_dropout` (DistilBERT: `seq_classif_dropout`; nil: use `hiddenDropout`, as transformers does).
     public var classifierDropout: Float?
+    /// Dropout after the embeddings' LayerNorm: `hiddenDropout`, or the family's own key
+    /// (ModernBERT's `embedding_dropout`).
+    public var embeddingDropout: Float
+    /// ModernBERT's settings (biases, attention pattern, RoPE bases, pooling); nil for the
+    /// post-norm families.
+    public var modernBERT: ModernBERTSettings?
     /// `max_position_embeddings`.
     public var maxPositions: Int
     /// `type_vocab_size` (1 for families without token types, whose type ids are ignored).
@@ -76,9 +82,10 @@ public struct EncoderConfig: Sendable, Equatable, Decodable {
         headCount = try required(keys.headCount)
         intermediateSize = try required(keys.intermediateSize)
         hiddenActivation = try optional(keys.activation) ?? "gelu"
-        hiddenDropout = try optional(keys.hiddenDropout) ?? 0.1
-        attentionDropout = try optional(keys.attentionDropout) ?? 0.1
-        classifierDropout = try optional(keys.classifierDropout)
+        hiddenDropout = try optional(keys.hiddenDropout) ?? keys.defaultDropout
+        attentionDropout = try optional(keys.attentionDropout) ?? keys.defaultDropout
+        classifierDropout = try optional(keys.classifierDropout) ?? keys.defaultClassifierDropout
+        embeddingDropout = try optional(keys.embeddingDropout) ?? hiddenDropout
         maxPositions = try optional("max_position_embeddings") ?? 512
         let typeRows: Int? = try optional(keys.typeVocabularySize)
         typeVocabularySize = fam.embeddings.tokenType == nil ? 1 : typeRows ?? 2
@@ -91,6 +98,9 @@ public struct EncoderConfig: Sendable, Equatable, Decodable {
         }
         labelCount = try optional("num_labels") ?? labelNames?.count ?? 2
         rawJSON = try JSONValue.object(from: decoder)
+        if fam.body == .preNormRotary {
+            modernBERT = try ModernBERTSettings(json: rawJSON, layerCount: layerCount, hiddenSize: hiddenSize, headCount: headCount)
+        }
         guard hiddenActivation == "gelu" else {
             throw DecodingError.dataCorruptedError(forKey: Key(keys.activation), in: c,
                 debugDescription: "\(keys.activation) '\(hiddenActivation)' is not supported (only exact 'gelu')")

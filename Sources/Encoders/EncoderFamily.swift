@@ -8,6 +8,24 @@ public enum PositionScheme: Sendable, Equatable {
     /// Non-padding tokens count from `pad_token_id + 1`; padding tokens get `pad_token_id`
     /// (RoBERTa, transformers' `create_position_ids_from_input_ids`).
     case afterPadding
+    /// No position table: queries and keys are rotated by their position 0, 1, 2, … in each
+    /// sequence (RoPE, ModernBERT); `max_position_embeddings` bounds the length.
+    case rotary
+}
+
+/// How a family's layers are composed from the kernels in Tensors.
+public enum EncoderBody: Sendable, Equatable {
+    /// BERT's post-LayerNorm layer: separate query/key/value, attention, output dense,
+    /// residual + LayerNorm, GELU feed-forward, residual + LayerNorm (`EncoderForward.swift`).
+    case postNorm
+    /// ModernBERT's pre-LayerNorm layer: LayerNorm (none in layer 0), fused `Wqkv`, rotary
+    /// positions, global or sliding-window attention, `Wo`, residual; LayerNorm, GeGLU
+    /// feed-forward, residual; a final LayerNorm after the last layer
+    /// (`Families/ModernBERT/`).
+    case preNormRotary
+
+    /// Rows of the feed-forward's first weight for `intermediate` units (GeGLU: input and gate).
+    public func intermediateRows(_ intermediate: Int) -> Int { self == .preNormRotary ? 2 * intermediate : intermediate }
 }
 
 /// The activation between a classification head's two Linears.
@@ -20,8 +38,16 @@ public enum HeadActivation: String, Sendable, Equatable {
     case relu
 }
 
-/// A family's sequence-classification head on the first token:
-/// `[dropout] → dense → activation → dropout → out`.
+/// What a classification head reads from the last hidden states `(T, C)`.
+public enum Pooling: String, Sendable, Equatable, Codable {
+    /// Each sequence's first token (`[CLS]`, `<s>`).
+    case cls
+    /// The mean over each sequence's tokens (ModernBERT's `classifier_pooling: "mean"`).
+    case mean
+}
+
+/// A family's sequence-classification head on the pooled token:
+/// `[dropout] → dense → activation → [LayerNorm] → dropout → out`.
 public struct HeadLayout: Sendable, Equatable {
     /// Module name of the first Linear, `(C, C)`, without `.weight` (`bert.pooler.dense`).
     public let dense: String
@@ -35,6 +61,8 @@ public struct HeadLayout: Sendable, Equatable {
     /// kept when the head is replaced) rather than to the head (trained with LoRA, as PEFT's
     /// `modules_to_save`, and re-initialised with it).
     public let denseIsPretrained: Bool
+    /// The LayerNorm after the activation (ModernBERT's `head.norm`), pretrained with `dense`; nil when the head has none.
+    public var norm: String? = nil
 
     /// Parameter names of the part trained with LoRA and replaced for a new label count.
     public var trainedNames: [String] {
@@ -47,8 +75,8 @@ public struct HeadLayout: Sendable, Equatable {
 public struct EmbeddingNames: Sendable, Equatable {
     /// `(V, E)`.
     public let word: String
-    /// `(P, E)`.
-    public let position: String
+    /// `(P, E)`; nil for rotary positions (ModernBERT).
+    public let position: String?
     /// `(type_vocab_size, E)`; nil for families without token types (DistilBERT), which
     /// ignore the type ids of a pair.
     public let tokenType: String?
@@ -59,7 +87,7 @@ public struct EmbeddingNames: Sendable, Equatable {
     public let projection: String?
 
     /// Names with BERT's layout (`embeddings.word_embeddings`, …).
-    public init(word: String, position: String, tokenType: String?, norm: String, projection: String? = nil) {
+    public init(word: String, position: String?, tokenType: String?, norm: String, projection: String? = nil) {
         self.word = word
         self.position = position
         self.tokenType = tokenType
@@ -84,6 +112,14 @@ public struct ConfigKeys: Sendable, Equatable {
     public var layerNormEps: String? = "layer_norm_eps"
     /// The embeddings' width when it may differ from the hidden size (ELECTRA).
     public var embeddingSize: String? = nil
+    /// Dropout after the embeddings' LayerNorm when it has a key of its own (ModernBERT's
+    /// `embedding_dropout`); nil: the hidden dropout.
+    public var embeddingDropout: String? = nil
+    /// Dropout probabilities of keys the config lacks (transformers' defaults: 0.1 for BERT's
+    /// family, 0 for ModernBERT).
+    public var defaultDropout: Float = 0.1
+    /// `classifier_dropout` when the config lacks it; nil: the hidden dropout (BERT's rule).
+    public var defaultClassifierDropout: Float? = nil
     /// `layer_norm_eps` of families whose config has none.
     public var fixedLayerNormEps: Float = 1e-12
     /// Settings the family's checkpoints may carry that swift-lora does not implement: a key,
@@ -110,15 +146,17 @@ public struct RefusedSetting: Sendable, Equatable {
     }
 }
 
-/// Module names inside one post-LayerNorm transformer layer (attention, residual + LayerNorm,
-/// feed-forward with GELU, residual + LayerNorm), relative to `layerPrefix + "N."`.
+/// Module names inside one transformer layer, relative to `layerPrefix + "N."`.
 public struct LayerNames: Sendable, Equatable {
-    /// The six Linears, by the role they play (also the LoRA targets).
+    /// The Linears, by the role they play (also the LoRA targets): six for a post-norm layer,
+    /// four for ModernBERT's (`qkv`, attention output, intermediate, output).
     public let linears: [LoRATarget: String]
-    /// LayerNorm after attention.
+    /// The attention's LayerNorm: after it in a post-norm layer, before it in a pre-norm one.
     public let attentionNorm: String
-    /// LayerNorm after the feed-forward block.
+    /// The feed-forward's LayerNorm: after it in a post-norm layer, before it in a pre-norm one.
     public let outputNorm: String
+    /// Whether layer 0 has `attentionNorm` (ModernBERT's first layer reads the embeddings' LayerNorm output as it is).
+    public var firstLayerHasAttentionNorm = true
     /// Whether hidden dropout is applied to the attention output before its residual
     /// (BERT); DistilBERT has none there.
     public let dropoutAfterAttention: Bool
@@ -131,8 +169,14 @@ public struct LayerNames: Sendable, Equatable {
         self.dropoutAfterAttention = dropoutAfterAttention
     }
 
-    /// Module path of `target` in the layer.
-    public func path(_ target: LoRATarget) -> String { linears[target]! }
+    /// Module path of `target` in the layer; `target` must be one of `targets`.
+    public func path(_ target: LoRATarget) -> String {
+        guard let path = linears[target] else { preconditionFailure("LayerNames.path: no \(target.rawValue) Linear in this family") }
+        return path
+    }
+
+    /// The roles this layer has, in `LoRATarget` order.
+    public var targets: [LoRATarget] { LoRATarget.allCases.filter { linears[$0] != nil } }
 }
 
 /// An encoder family: everything the generic encoder, checkpoint loader, adapter I/O and
@@ -164,12 +208,16 @@ public struct EncoderFamily: Sendable, Equatable, CustomStringConvertible {
     public let head: HeadLayout
     /// LoRA targets when none are given (PEFT's defaults for the family).
     public let defaultTargets: [LoRATarget]
+    /// How a layer is composed.
+    public var body: EncoderBody = .postNorm
+    /// The LayerNorm after the last layer (ModernBERT's `final_norm`), relative to the prefix.
+    public var finalNorm: String? = nil
 
     public var description: String { name }
     public static func == (a: EncoderFamily, b: EncoderFamily) -> Bool { a.name == b.name }
 
     /// Every family swift-lora runs; each is declared in `Families/<Name>/`.
-    public static let known: [EncoderFamily] = [.bert, .roberta, .electra, .distilbert]
+    public static let known: [EncoderFamily] = [.bert, .roberta, .xlmRoberta, .camembert, .electra, .distilbert, .modernbert]
 
     /// The family of a `model_type`, or nil.
     public static func forModelType(_ type: String) -> EncoderFamily? {
@@ -199,7 +247,7 @@ public struct EncoderFamily: Sendable, Equatable, CustomStringConvertible {
     /// The longest input the position table of `positions` rows allows.
     public func maxInputLength(positions count: Int, padTokenId: Int) -> Int {
         switch positions {
-        case .fromZero: count
+        case .fromZero, .rotary: count
         case .afterPadding: count - (padTokenId + 1)
         }
     }
@@ -207,7 +255,7 @@ public struct EncoderFamily: Sendable, Equatable, CustomStringConvertible {
     /// Position ids of one sequence into `out` (`count` tokens from `ids`).
     @inlinable public func writePositions(_ out: UnsafeMutablePointer<Int32>, ids: UnsafePointer<Int32>, count: Int, padTokenId: Int32) {
         switch positions {
-        case .fromZero:
+        case .fromZero, .rotary:
             for i in 0..<count { out[i] = Int32(i) }
         case .afterPadding:
             var running: Int32 = 0

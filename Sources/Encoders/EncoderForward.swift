@@ -24,6 +24,8 @@ struct ForwardState {
     var logits: UnsafeMutablePointer<Float>
     /// Scratch for the attention kernels, reused by the backward pass.
     var attentionScratch: UnsafeMutablePointer<Float>
+    /// What a pre-norm rotary body (ModernBERT) saved; `layers` is then empty.
+    var rotary: RotaryForwardState? = nil
 }
 
 extension EncoderModel {
@@ -63,7 +65,7 @@ extension EncoderModel {
     /// Logits `(B, K)` in evaluation mode (no dropout).
     public func predict(_ batch: EncoderBatch) throws -> [Float] {
         var rng = RandomGenerator(seed: 0)
-        let state = try forward(batch, training: false, backward: false, firstTokensOnly: lastLayerFirstTokensOnly, rng: &rng)
+        let state = try forward(batch, training: false, backward: false, firstTokensOnly: firstTokenLastLayer, rng: &rng)
         return Array(UnsafeBufferPointer(start: state.logits, count: batch.count * config.labelCount))
     }
 
@@ -71,7 +73,8 @@ extension EncoderModel {
     public func hiddenStates(_ batch: EncoderBatch) throws -> [Float] {
         var rng = RandomGenerator(seed: 0)
         let state = try forward(batch, training: false, backward: false, rng: &rng)
-        guard let last = state.layers.last?.output else { return [] }
+        // The encoder's last hidden state: after ModernBERT's final LayerNorm.
+        guard let last = state.rotary?.finalOutput ?? state.layers.last?.output else { return [] }
         return Array(UnsafeBufferPointer(start: last, count: batch.tokenCount * config.hiddenSize))
     }
 
@@ -95,7 +98,7 @@ extension EncoderModel {
         guard !usesInferenceLayout else {
             throw EncoderError.invalidInput("training needs the checkpoint weight layout; this model was switched to the inference layout")
         }
-        let state = try forward(batch, training: training, backward: true, firstTokensOnly: lastLayerFirstTokensOnly, rng: &rng)
+        let state = try forward(batch, training: training, backward: true, firstTokensOnly: firstTokenLastLayer, rng: &rng)
         let dLogits = arena.allocate(b * k, zeroed: true)
         let loss: Float
         switch labels {
@@ -117,7 +120,7 @@ extension EncoderModel {
     func linearForward(_ lin: LinearLayer, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, rows: Int,
                        firstRowsOf sequences: PackedSequences? = nil,
                        saved: inout AdapterSaved, training: Bool, rng: inout RandomGenerator) {
-        Linear.forward(out: out, input: input, weight: lin.weight.pointer, bias: lin.bias.pointer,
+        Linear.forward(out: out, input: input, weight: lin.weight.pointer, bias: lin.bias?.pointer,
                        rows: rows, inFeatures: lin.inFeatures, outFeatures: lin.outFeatures,
                        weightTransposed: lin.weight.isTransposed)
         guard let ad = lin.adapter, !ad.isMerged else { return }
@@ -271,6 +274,7 @@ extension EncoderModel {
     /// of the full pass, and the last layer's saved output holds `B` rows.
     func forward(_ batch: EncoderBatch, training: Bool, backward keep: Bool, firstTokensOnly: Bool = false,
                  rng: inout RandomGenerator) throws -> ForwardState {
+        if config.family.body == .preNormRotary { return try rotaryForward(batch, training: training, backward: keep, rng: &rng) }
         try validate(batch)
         arena.reset()
         let t = batch.tokenCount, c = config.hiddenSize, im = config.intermediateSize, b = batch.count
@@ -279,7 +283,7 @@ extension EncoderModel {
         // Embeddings: word + position (+ token type) → LayerNorm → dropout (→ projection to C).
         let e = config.embeddingSize
         let sum = arena.allocate(t * e)
-        let word = wordEmbeddings.pointer, pos = positionEmbeddings.pointer
+        let word = wordEmbeddings.pointer, pos = positionEmbeddings!.pointer
         if let typ = typeEmbeddings?.pointer {
             for i in 0..<t {
                 let w = word + Int(batch.tokenIds[i]) * e, p = pos + Int(positions[i]) * e, ty = typ + Int(batch.typeIds[i]) * e
@@ -295,8 +299,8 @@ extension EncoderModel {
         }
         let embMean = arena.allocate(t), embRstd = arena.allocate(t), embOut = arena.allocate(t * e)
         LayerNorm.forward(out: embOut, mean: embMean, rstd: embRstd, input: sum, weight: embeddingNormWeight.pointer,
-                          bias: embeddingNormBias.pointer, rows: t, cols: e, eps: config.layerNormEps)
-        let embMask = dropoutInPlace(embOut, count: t * e, probability: config.hiddenDropout, training: training, rng: &rng)
+                          bias: embeddingNorm.bias?.pointer, rows: t, cols: e, eps: config.layerNormEps)
+        let embMask = dropoutInPlace(embOut, count: t * e, probability: config.embeddingDropout, training: training, rng: &rng)
         var x = embOut
         if let projection = embeddingProjection {
             var none = AdapterSaved()

@@ -2,10 +2,10 @@ import Foundation
 import Tensors
 import SafeTensors
 
-/// A Linear layer of the model, optionally carrying a LoRA adapter.
+/// A Linear layer of the model (with or without a bias), optionally carrying a LoRA adapter.
 struct LinearLayer {
     let weight: Parameter
-    let bias: Parameter
+    let bias: Parameter?
     var adapter: LoRAAdapter?
     var inFeatures: Int { weight.shape[1] }
     var outFeatures: Int { weight.shape[0] }
@@ -26,14 +26,63 @@ struct AdapterSaved {
     var mask: UnsafeMutablePointer<UInt8>? = nil           // (T, in) keep flags when adapter dropout > 0
 }
 
-/// Parameters of one post-LN transformer layer.
-struct EncoderLayer {
-    var query, key, value, attentionOutput: LinearLayer
-    let attentionNormWeight, attentionNormBias: Parameter
-    var intermediate, output: LinearLayer
-    let outputNormWeight, outputNormBias: Parameter
+/// A LayerNorm's weight and its bias (nil for `bias=False`, ModernBERT's default).
+struct NormLayer {
+    let weight: Parameter
+    let bias: Parameter?
+    var parameters: [Parameter] { [weight] + (bias.map { [$0] } ?? []) }
+}
 
-    var linears: [LinearLayer] { [query, key, value, attentionOutput, intermediate, output] }
+/// Parameters of one transformer layer: its Linears by role, and its two LayerNorms.
+struct EncoderLayer {
+    /// The Linears in `LoRATarget.allCases` order, nil for roles the family's layer lacks.
+    var slots: [LinearLayer?]
+    /// The attention's LayerNorm (after it in a post-norm layer, before it in a pre-norm one;
+    /// nil in ModernBERT's layer 0).
+    let attentionNorm: NormLayer?
+    /// The feed-forward's LayerNorm.
+    let outputNorm: NormLayer
+
+    subscript(target: LoRATarget) -> LinearLayer? {
+        get { slots[target.slot] }
+        set { slots[target.slot] = newValue }
+    }
+
+    // A post-norm layer's parts (every one present, every LayerNorm with a bias).
+    var query: LinearLayer { slots[LoRATarget.query.slot]! }
+    var key: LinearLayer { slots[LoRATarget.key.slot]! }
+    var value: LinearLayer { slots[LoRATarget.value.slot]! }
+    var qkv: LinearLayer { slots[LoRATarget.qkv.slot]! }
+    var attentionOutput: LinearLayer { slots[LoRATarget.attentionOutput.slot]! }
+    var intermediate: LinearLayer { slots[LoRATarget.intermediate.slot]! }
+    var output: LinearLayer { slots[LoRATarget.output.slot]! }
+    var attentionNormWeight: Parameter { attentionNorm!.weight }
+    var attentionNormBias: Parameter { attentionNorm!.bias! }
+    var outputNormWeight: Parameter { outputNorm.weight }
+    var outputNormBias: Parameter { outputNorm.bias! }
+
+    /// The Linears present, in `LoRATarget` order.
+    var linears: [LinearLayer] { slots.compactMap { $0 } }
+    /// Every parameter of the layer, adapters included.
+    var parameters: [Parameter] {
+        (attentionNorm?.parameters ?? []) + outputNorm.parameters
+            + linears.flatMap { [$0.weight] + ($0.bias.map { [$0] } ?? []) + ($0.adapter.map { [$0.a, $0.b] } ?? []) }
+    }
+}
+
+extension LoRATarget {
+    /// Index into `EncoderLayer.slots`.
+    var slot: Int {
+        switch self {
+        case .query: 0
+        case .key: 1
+        case .value: 2
+        case .attentionOutput: 3
+        case .intermediate: 4
+        case .output: 5
+        case .qkv: 6
+        }
+    }
 }
 
 /// Activations of one layer saved for backward (pointers into the step's arena).
@@ -99,11 +148,16 @@ public final class EncoderModel: @unchecked Sendable {
     /// LoRA settings when adapters are attached.
     public private(set) var loraConfig: LoRAConfig?
 
-    /// Embedding tables `(V, E)`, `(P, E)`, and `(type_vocab_size, E)` where the family has token types.
-    let wordEmbeddings, positionEmbeddings: Parameter
+    /// Embedding tables `(V, E)`, `(P, E)` where positions have a table, and
+    /// `(type_vocab_size, E)` where the family has token types.
+    let wordEmbeddings: Parameter
+    let positionEmbeddings: Parameter?
     let typeEmbeddings: Parameter?
     /// The embeddings' LayerNorm, `(E)`.
-    let embeddingNormWeight, embeddingNormBias: Parameter
+    let embeddingNorm: NormLayer
+    var embeddingNormWeight: Parameter { embeddingNorm.weight }
+    /// The LayerNorm after the last layer (ModernBERT's `final_norm`), `(C)`.
+    let finalNorm: NormLayer?
     /// `(C, E)` after the embeddings' LayerNorm and dropout when `E ≠ C` (ELECTRA).
     let embeddingProjection: LinearLayer?
     /// Every LayerNorm's weight and bias (set to 1 and 0 by `initialiseRandomly`).
@@ -111,8 +165,12 @@ public final class EncoderModel: @unchecked Sendable {
     var layers: [EncoderLayer]
     /// The head's first Linear, `(C, C)` (`EncoderFamily.head.dense`: BERT's pooler, RoBERTa's classifier.dense).
     let headDense: LinearLayer
+    /// The head's LayerNorm after its activation (ModernBERT's `head.norm`), `(C)`.
+    let headNorm: NormLayer?
     /// The head's output Linear, `(K, C)` (`EncoderFamily.head.out`).
     let headOut: LinearLayer
+    /// RoPE tables of the global and local layers (ModernBERT), grown to the longest sequence seen.
+    var rotaryTables: (global: RotaryTable, local: RotaryTable)?
 
     let arena = Arena(capacity: 1 << 20)
 
@@ -128,41 +186,47 @@ public final class EncoderModel: @unchecked Sendable {
         parameters = store
         let c = config.hiddenSize, i = config.intermediateSize, family = config.family
         let e = family.embeddings, names = family.layer, width = config.embeddingSize
+        // Post-norm families have every bias; ModernBERT's config says which it has.
+        let modern = config.modernBERT
+        let attentionBias = modern?.attentionBias ?? true, mlpBias = modern?.mlpBias ?? true
+        let normBias = modern?.normBias ?? true, classifierBias = modern?.classifierBias ?? true
         func embedding(_ relative: String, rows: Int) -> Parameter {
             store.add(family.embeddingModule(relative) + ".weight", shape: [rows, width], decays: true)
         }
-        func linear(_ name: String, _ outF: Int, _ inF: Int) -> LinearLayer {
+        func linear(_ name: String, _ outF: Int, _ inF: Int, bias: Bool = true) -> LinearLayer {
             LinearLayer(weight: store.add(name + ".weight", shape: [outF, inF], decays: true),
-                        bias: store.add(name + ".bias", shape: [outF], decays: false), adapter: nil)
+                        bias: bias ? store.add(name + ".bias", shape: [outF], decays: false) : nil, adapter: nil)
         }
         var norms = Set<ObjectIdentifier>()
-        func norm(_ name: String, width: Int = c) -> (Parameter, Parameter) {
-            let pair = (store.add(name + ".weight", shape: [width], decays: false), store.add(name + ".bias", shape: [width], decays: false))
-            norms.insert(ObjectIdentifier(pair.0))
-            norms.insert(ObjectIdentifier(pair.1))
-            return pair
+        func norm(_ name: String, width: Int = c) -> NormLayer {
+            let n = NormLayer(weight: store.add(name + ".weight", shape: [width], decays: false),
+                              bias: normBias ? store.add(name + ".bias", shape: [width], decays: false) : nil)
+            for p in n.parameters { norms.insert(ObjectIdentifier(p)) }
+            return n
         }
         wordEmbeddings = embedding(e.word, rows: config.vocabularySize)
-        positionEmbeddings = embedding(e.position, rows: config.maxPositions)
+        positionEmbeddings = e.position.map { embedding($0, rows: config.maxPositions) }
         typeEmbeddings = e.tokenType.map { embedding($0, rows: config.typeVocabularySize) }
-        (embeddingNormWeight, embeddingNormBias) = norm(family.embeddingModule(e.norm), width: width)
+        embeddingNorm = norm(family.embeddingModule(e.norm), width: width)
         embeddingProjection = config.embeddingProjection.map { linear($0, c, width) }
         var layers: [EncoderLayer] = []
         for l in 0..<config.layerCount {
             func module(_ target: LoRATarget) -> String { family.layerModule(l, names.path(target)) }
-            let q = linear(module(.query), c, c)
-            let k = linear(module(.key), c, c)
-            let v = linear(module(.value), c, c)
-            let ao = linear(module(.attentionOutput), c, c)
-            let (n1w, n1b) = norm(family.layerModule(l, names.attentionNorm))
-            let inter = linear(module(.intermediate), i, c)
-            let out = linear(module(.output), c, i)
-            let (n2w, n2b) = norm(family.layerModule(l, names.outputNorm))
-            layers.append(EncoderLayer(query: q, key: k, value: v, attentionOutput: ao, attentionNormWeight: n1w, attentionNormBias: n1b,
-                                       intermediate: inter, output: out, outputNormWeight: n2w, outputNormBias: n2b))
+            var slots = [LinearLayer?](repeating: nil, count: LoRATarget.allCases.count)
+            // Creation order = checkpoint order of a post-norm layer (the slab layout follows it).
+            for target in [LoRATarget.query, .key, .value, .qkv, .attentionOutput] where names.linears[target] != nil {
+                slots[target.slot] = linear(module(target), target == .qkv ? 3 * c : c, c, bias: attentionBias)
+            }
+            let attentionNorm = l > 0 || names.firstLayerHasAttentionNorm ? norm(family.layerModule(l, names.attentionNorm)) : nil
+            slots[LoRATarget.intermediate.slot] = linear(module(.intermediate), family.body.intermediateRows(i), c, bias: mlpBias)
+            slots[LoRATarget.output.slot] = linear(module(.output), c, i, bias: mlpBias)
+            let outputNorm = norm(family.layerModule(l, names.outputNorm))
+            layers.append(EncoderLayer(slots: slots, attentionNorm: attentionNorm, outputNorm: outputNorm))
         }
         self.layers = layers
-        headDense = linear(family.head.dense, c, c)
+        finalNorm = family.finalNorm.map { norm(family.embeddingModule($0)) }
+        headDense = linear(family.head.dense, c, c, bias: classifierBias)
+        headNorm = family.head.norm.map { norm($0) }
         headOut = linear(family.head.out, config.labelCount, c)
         normParameters = norms
     }
@@ -170,6 +234,7 @@ public final class EncoderModel: @unchecked Sendable {
     /// Overrides the dropout probabilities of the configuration (e.g. 0 for benchmarks).
     public func setDropout(hidden: Float, attention: Float, classifier: Float? = nil) {
         config.hiddenDropout = hidden
+        config.embeddingDropout = hidden
         config.attentionDropout = attention
         config.classifierDropout = classifier
     }
@@ -177,11 +242,16 @@ public final class EncoderModel: @unchecked Sendable {
     /// Floating-point operations of one forward pass over `batch` (GEMMs only: linear layers,
     /// attention products, adapters and head), for GFLOP/s figures.
     public func forwardFlops(_ batch: EncoderBatch) -> Double {
-        let t = Double(batch.tokenCount), c = Double(config.hiddenSize), i = Double(config.intermediateSize)
+        let t = Double(batch.tokenCount), c = Double(config.hiddenSize)
         let attention = attentionFlops(batch)
-        let rank = Double(loraConfig?.rank ?? 0)
-        let adapters = Double(loraConfig?.targets.count ?? 0)
-        let perLayer = 2 * t * (4 * c * c + 2 * c * i) + attention + adapters * 2 * t * rank * (c + (i + c) / 2)
+        // Every Linear of a layer, and each unmerged adapter's two thin products.
+        let linears = layers.first?.linears ?? []
+        let dense = linears.reduce(0.0) { $0 + Double($1.inFeatures * $1.outFeatures) }
+        let lowRank = linears.reduce(0.0) { sum, lin in
+            guard let a = lin.adapter, !a.isMerged else { return sum }
+            return sum + Double(a.rank * (lin.inFeatures + lin.outFeatures))
+        }
+        let perLayer = 2 * t * (dense + lowRank) + attention
         let head = 2 * Double(batch.count) * (c * c + c * Double(config.labelCount))
         let projection = embeddingProjection == nil ? 0 : 2 * t * c * Double(config.embeddingSize)
         return Double(config.layerCount) * perLayer + head + projection
@@ -192,7 +262,7 @@ public final class EncoderModel: @unchecked Sendable {
     /// (its query, attention output and feed-forward rows, and all but one query row of its
     /// attention).
     public func predictionFlops(_ batch: EncoderBatch) -> Double {
-        guard lastLayerFirstTokensOnly else { return forwardFlops(batch) }
+        guard firstTokenLastLayer else { return forwardFlops(batch) }
         let t = Double(batch.tokenCount), b = Double(batch.count)
         let c = Double(config.hiddenSize), i = Double(config.intermediateSize)
         return forwardFlops(batch) - 2 * (t - b) * (2 * c * c + 2 * c * i) - (attentionFlops(batch) - attentionFlops(batch, firstQueryOnly: true))
@@ -214,26 +284,30 @@ public final class EncoderModel: @unchecked Sendable {
         let t = Double(batch.tokenCount), b = Double(batch.count)
         var weightGrad = 0.0
         for (l, layer) in layers.enumerated() {
-            let firstTokens = lastLayerFirstTokensOnly && l == layers.count - 1
-            for (index, lin) in layer.linears.enumerated() where lin.weight.isTrainable {
-                // Keys and values (indices 1 and 2) see every token even in a first-token layer.
-                let rows = firstTokens && index != 1 && index != 2 ? b : t
+            let firstTokens = firstTokenLastLayer && l == layers.count - 1
+            for target in LoRATarget.allCases {
+                guard let lin = layer[target], lin.weight.isTrainable else { continue }
+                // Keys and values see every token even in a first-token layer.
+                let rows = firstTokens && target != .key && target != .value ? b : t
                 weightGrad += 2 * rows * Double(lin.inFeatures * lin.outFeatures)
             }
         }
         // Input gradients cost as much as the forward pass; attention backward is twice its forward.
-        let full = attentionFlops(batch), first = attentionFlops(batch, firstQueryOnly: lastLayerFirstTokensOnly)
+        let full = attentionFlops(batch), first = attentionFlops(batch, firstQueryOnly: firstTokenLastLayer)
         return 2 * predictionFlops(batch) + Double(config.layerCount - 1) * full + first + weightGrad
     }
 
     /// Names of the classification head's parameters (trained with LoRA, as PEFT's `modules_to_save`).
     public var headParameterNames: [String] { config.family.head.trainedNames }
 
-    /// Initialises the head as transformers does: weights normal(0, initializer_range), biases zero.
+    /// Initialises the head as transformers does: weights normal(0, initializer_range), biases
+    /// zero, LayerNorms 1 and 0.
     public func initialiseHead(names: [String], rng: inout RandomGenerator) {
         for name in names {
             guard let p = parameters[name] else { continue }
-            if name.hasSuffix(".bias") { p.value.zero() } else {
+            if normParameters.contains(ObjectIdentifier(p)) && !name.hasSuffix(".bias") {
+                p.value.pointer.update(repeating: 1, count: p.count)
+            } else if name.hasSuffix(".bias") { p.value.zero() } else {
                 rng.fillNormal(p.value.pointer, count: p.count, std: config.initializerRange)
             }
         }
@@ -267,10 +341,12 @@ public final class EncoderModel: @unchecked Sendable {
     public func attachLoRA(_ lora: LoRAConfig, rng: inout RandomGenerator) {
         precondition(loraConfig == nil, "attachLoRA: adapters already attached")
         precondition(lora.rank > 0, "attachLoRA: rank must be positive")
+        let missing = lora.targets.filter { config.family.layer.linears[$0] == nil }
+        precondition(missing.isEmpty, "attachLoRA: a \(config.family.name) layer has no \(missing.map(\.rawValue)) (validate targets first: LoRAConfig.validate)")
         loraConfig = lora
         var trained = Set(headParameterNames)
         for l in layers.indices {
-            for target in LoRATarget.allCases where lora.targets.contains(target) {
+            for target in config.family.layer.targets where lora.targets.contains(target) {
                 var lin = linear(of: target, layer: l)
                 let base = config.family.layerModule(l, config.family.layer.path(target))
                 let a = parameters.add(base + ".lora_A.weight", shape: [lora.rank, lin.inFeatures], decays: true)
@@ -299,6 +375,10 @@ public final class EncoderModel: @unchecked Sendable {
     /// LayerNorm rows of that layer shrink from `T` to `B`. False runs the full layer.
     public var lastLayerFirstTokensOnly = true
 
+    /// Whether the last layer runs for the first tokens only: `lastLayerFirstTokensOnly` on a
+    /// post-norm body (ModernBERT's pre-norm body always runs its full last layer).
+    var firstTokenLastLayer: Bool { lastLayerFirstTokensOnly && config.family.body == .postNorm }
+
     /// Stores every encoder Linear weight transposed, `(in, out)`, so that a forward pass runs
     /// OpenBLAS's NN product: with few rows (batch-1 latency, short sentences) it is about 10 %
     /// faster than the NT product on the checkpoint layout, because OpenBLAS packs the weight on
@@ -316,25 +396,7 @@ public final class EncoderModel: @unchecked Sendable {
     /// Takes every adapter back out of its base weight.
     public func unmergeAdapters() { for a in adapters { a.unmerge() } }
 
-    func linear(of target: LoRATarget, layer l: Int) -> LinearLayer {
-        switch target {
-        case .query: layers[l].query
-        case .key: layers[l].key
-        case .value: layers[l].value
-        case .attentionOutput: layers[l].attentionOutput
-        case .intermediate: layers[l].intermediate
-        case .output: layers[l].output
-        }
-    }
+    func linear(of target: LoRATarget, layer l: Int) -> LinearLayer { layers[l][target]! }
 
-    func setLinear(_ lin: LinearLayer, of target: LoRATarget, layer l: Int) {
-        switch target {
-        case .query: layers[l].query = lin
-        case .key: layers[l].key = lin
-        case .value: layers[l].value = lin
-        case .attentionOutput: layers[l].attentionOutput = lin
-        case .intermediate: layers[l].intermediate = lin
-        case .output: layers[l].output = lin
-        }
-    }
+    func setLinear(_ lin: LinearLayer, of target: LoRATarget, layer l: Int) { layers[l][target] = lin }
 }

@@ -2,7 +2,7 @@ import Foundation
 import Tensors
 import InputValidation
 
-/// The role of a Linear in a post-LayerNorm encoder layer, which is where a LoRA adapter may
+/// The role of a Linear in an encoder layer, which is where a LoRA adapter may
 /// attach (PEFT's `target_modules`). Each family names the modules of these roles
 /// (`EncoderFamily.layer`).
 public enum LoRATarget: String, Sendable, CaseIterable, Codable {
@@ -18,6 +18,8 @@ public enum LoRATarget: String, Sendable, CaseIterable, Codable {
     case intermediate
     /// The feed-forward's output Linear.
     case output
+    /// A fused query/key/value projection (ModernBERT's `Wqkv`, `(3C, C)`): one adapter for all three.
+    case qkv = "attention.qkv"
 
     /// Parses a comma-separated list such as `query,value`: role names, or a module path of
     /// any known family (`attention.output.dense`).
@@ -25,6 +27,13 @@ public enum LoRATarget: String, Sendable, CaseIterable, Codable {
         try text.split(separator: ",").map { raw in
             let s = raw.trimmingCharacters(in: .whitespaces)
             if let t = LoRATarget(rawValue: s) ?? EncoderFamily.known.lazy.compactMap({ $0.target(forModulePath: s) }).first { return t }
+            // A last name several Linears of a layer share (BERT's `dense`, ModernBERT's `Wo`) needs its path.
+            let shared = EncoderFamily.known.flatMap { f in
+                f.layer.linears.values.filter { $0.split(separator: ".").last.map(String.init) == s }.sorted().map { "\(f.name): \($0)" }
+            }
+            if !shared.isEmpty {
+                throw EncoderError.invalidInput("LoRA target '\(s)' names several Linears of a layer; give their paths (\(shared.joined(separator: "; ")))")
+            }
             throw EncoderError.invalidInput("unknown LoRA target '\(s)'; known: \(LoRATarget.allCases.map(\.rawValue).joined(separator: ", "))")
         }
     }
@@ -131,8 +140,16 @@ extension LoRAConfig {
         try rules.within(rank, 1...widest, key: rankKey, why: "at most the adapted layers' smallest dimension, \(widest)")
         try rules.positive(Double(alpha), key: source == nil ? "--alpha" : "lora_alpha")
         try rules.dropProbability(Double(dropout), key: source == nil ? "--lora-dropout" : "lora_dropout")
+        let targetsKey = source == nil ? "--targets" : "target_modules"
         guard !targets.isEmpty else {
-            throw InvalidValue(source: source, key: source == nil ? "--targets" : "target_modules", value: "empty", allowed: "at least one target")
+            throw InvalidValue(source: source, key: targetsKey, value: "empty", allowed: "at least one target")
+        }
+        let family = model.family
+        let missing = targets.filter { family.layer.linears[$0] == nil }
+        guard missing.isEmpty else {
+            throw InvalidValue(source: source, key: targetsKey, value: missing.map(\.rawValue).joined(separator: ","),
+                               allowed: "targets a \(family.name) layer has: "
+                                   + family.layer.targets.map { "\($0.rawValue) (\(family.layer.path($0)))" }.joined(separator: ", "))
         }
     }
 }

@@ -183,10 +183,10 @@ public enum PEFTAdapter {
             guard let rest = family.layerAndRest(of: name)?.rest else { continue }
             adapted.insert(String(rest.dropLast(".lora_A.weight".count)))
         }
-        let targets = LoRATarget.allCases.filter { adapted.contains(family.layer.path($0)) }
+        let targets = family.layer.targets.filter { adapted.contains(family.layer.path($0)) }
         guard !targets.isEmpty else {
             throw EncoderError.invalidConfig(path: weightsURL.relativePath, reason: "no lora_A tensors for "
-                + LoRATarget.allCases.map { family.layer.path($0) }.joined(separator: "/") + " of a \(family.name) model")
+                + family.layer.targets.map { family.layer.path($0) }.joined(separator: "/") + " of a \(family.name) model")
         }
         if let configured = try configuredTargets(json["target_modules"] ?? .null, family: family, source: source), Set(configured) != Set(targets) {
             throw EncoderError.invalidConfig(path: source, reason: "target_modules names \(configured.map(\.rawValue).sorted().joined(separator: ", ")) "
@@ -213,12 +213,12 @@ public enum PEFTAdapter {
                 }
                 return s
             }
-            return LoRATarget.allCases.filter { t in fullNames(t).contains { full in names.contains { full == $0 || full.hasSuffix("." + $0) } } }
+            return family.layer.targets.filter { t in fullNames(t).contains { full in names.contains { full == $0 || full.hasSuffix("." + $0) } } }
         case let .string(pattern):
             guard let regex = try? NSRegularExpression(pattern: "^(?:" + pattern + ")$") else {
                 throw EncoderError.invalidConfig(path: source, reason: "target_modules is not a valid regular expression")
             }
-            return LoRATarget.allCases.filter { t in
+            return family.layer.targets.filter { t in
                 fullNames(t).contains { regex.firstMatch(in: $0, range: NSRange($0.startIndex..., in: $0)) != nil }
             }
         default:

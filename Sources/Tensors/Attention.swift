@@ -67,6 +67,10 @@ public enum Attention {
 
     /// Forward: `probs = softmax(scale · Q Kᵀ)`, `out = dropout(probs) · V`.
     ///
+    /// With a `window` `w`, query `i` attends only to keys `j` with `|i − j| ≤ w` (ModernBERT's
+    /// local attention, `w = local_attention / 2`): the softmax runs over that band and
+    /// `probs` is exactly 0 outside it, so `backward` needs no window of its own.
+    ///
     /// - Parameters:
     ///   - dropoutMask: when non-nil, an `attentionFloats`-sized byte mask (see
     ///     `Dropout.makeMask`) applied with probability `dropoutProbability` to `probs`;
@@ -78,6 +82,7 @@ public enum Attention {
         q: UnsafePointer<Float>, ldq: Int, k: UnsafePointer<Float>, ldk: Int, v: UnsafePointer<Float>, ldv: Int,
         sequences: PackedSequences, heads: Int, headDim: Int, scale: Float,
         dropoutMask: UnsafePointer<UInt8>? = nil, dropoutProbability: Float = 0,
+        window: Int? = nil,
         scratch: UnsafeMutablePointer<Float>
     ) {
         let maxSquare = maxSquare(sequences)
@@ -90,7 +95,16 @@ public enum Attention {
                           a: q + base * ldq + col, lda: ldq,
                           b: k + base * ldk + col, ldb: ldk, transposeB: true,
                           c: p, ldc: L, alpha: scale)
-            Softmax.forward(out: p, input: p, rows: L, cols: L)
+            if let window, window < L - 1 {
+                for i in 0..<L {
+                    let row = p + i * L, lo = max(0, i - window), hi = min(L - 1, i + window)
+                    if lo > 0 { row.update(repeating: 0, count: lo) }
+                    if hi < L - 1 { (row + hi + 1).update(repeating: 0, count: L - 1 - hi) }
+                    Softmax.forward(out: row + lo, input: row + lo, rows: 1, cols: hi - lo + 1)
+                }
+            } else {
+                Softmax.forward(out: p, input: p, rows: L, cols: L)
+            }
             var used = UnsafePointer(p)
             if let dropoutMask {
                 let d = scratch + worker * 2 * maxSquare, mk = dropoutMask + pOffset

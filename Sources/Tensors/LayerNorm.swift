@@ -3,12 +3,13 @@ import Foundation
 /// Layer normalisation over the last dimension, as `torch.nn.LayerNorm` (biased variance).
 ///
 /// `out = (x − mean) · rstd · weight + bias`, `rstd = 1/√(var + eps)`; `mean` and `rstd`
-/// (one per row) are saved for the backward pass.
+/// (one per row) are saved for the backward pass. A nil `bias` is a LayerNorm without one
+/// (`nn.LayerNorm(bias=False)`, ModernBERT's default).
 public enum LayerNorm {
     /// Forward over `rows × cols`; writes `out`, `mean`, `rstd`.
     public static func forward(
         out: UnsafeMutablePointer<Float>, mean: UnsafeMutablePointer<Float>, rstd: UnsafeMutablePointer<Float>,
-        input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+        input: UnsafePointer<Float>, weight: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
         rows: Int, cols: Int, eps: Float
     ) {
         nonisolated(unsafe) let (out, mean, rstd, input, weight, bias) = (out, mean, rstd, input, weight, bias)
@@ -48,10 +49,14 @@ extension LayerNorm {
     /// Normalises one row into `o`; returns its mean and `1/√(var + eps)`.
     @inlinable @inline(__always)
     static func normalizeRow(_ x: UnsafePointer<Float>, into o: UnsafeMutablePointer<Float>, weight: UnsafePointer<Float>,
-                             bias: UnsafePointer<Float>, cols: Int, eps: Float) -> (Float, Float) {
+                             bias: UnsafePointer<Float>?, cols: Int, eps: Float) -> (Float, Float) {
         let m = Rows.sum(x, cols) / Float(cols)
         let s = 1 / (Rows.sumSquaredDeviation(x, cols, mean: m) / Float(cols) + eps).squareRoot()
-        for j in 0..<cols { o[j] = (x[j] - m) * s * weight[j] + bias[j] }
+        if let bias {
+            for j in 0..<cols { o[j] = (x[j] - m) * s * weight[j] + bias[j] }
+        } else {
+            for j in 0..<cols { o[j] = (x[j] - m) * s * weight[j] }
+        }
         return (m, s)
     }
 

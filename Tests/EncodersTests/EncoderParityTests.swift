@@ -74,6 +74,11 @@ final class EncoderParityTests: XCTestCase {
     /// DistilBERT: its names, no token types (the fixture's pair types must be ignored), no
     /// dropout after attention, the pre_classifier + ReLU head.
     func testTinyDistilbertFullFineTuningParity() throws { try checkFullFineTuningParity("tiny-distilbert") }
+    /// ModernBERT with every bias on, global layers 0 and 3, a window of 8 (|i − j| ≤ 4) in
+    /// layers 1 and 2 over sequences up to 21 tokens, distinct RoPE bases, first-token pooling.
+    func testTinyModernBertFullFineTuningParity() throws { try checkFullFineTuningParity("tiny-modernbert") }
+    /// ModernBERT bias-free (the published default) with mean pooling.
+    func testTinyModernBertMeanPoolingParity() throws { try checkFullFineTuningParity("tiny-modernbert-mean") }
 
     /// Frozen encoder with LoRA (PEFT's names and initial weights): gradients of the adapters
     /// and the head match PEFT's first step; frozen weights get no gradient buffer.
@@ -83,11 +88,13 @@ final class EncoderParityTests: XCTestCase {
         let expected = try SafeTensorsFile(url: dir.appendingPathComponent("expected.safetensors"))
         let model = try EncoderModel.load(directory: dir.appendingPathComponent("base"))
         var rng = RandomGenerator(seed: 1)
-        model.attachLoRA(LoRAConfig(rank: 4, alpha: 8, targets: [.query, .value]), rng: &rng)
+        let targets = model.config.family.defaultTargets
+        model.attachLoRA(LoRAConfig(rank: 4, alpha: 8, targets: targets), rng: &rng)
         for p in model.parameters.trainable {
             try initial.readFloats("base_model.model." + p.name, into: p.value.pointer, count: p.count)
         }
-        XCTAssertEqual(Set(model.parameters.trainable.map(\.name)).count, 8 + model.headParameterNames.count)
+        XCTAssertEqual(Set(model.parameters.trainable.map(\.name)).count,
+                       2 * targets.count * model.config.layerCount + model.headParameterNames.count)
         for p in model.parameters.all where !p.name.contains("lora_") && !model.headParameterNames.contains(p.name) {
             XCTAssertNil(p.gradient, "\(p.name) is frozen and must have no gradient buffer")
         }
@@ -111,6 +118,7 @@ final class EncoderParityTests: XCTestCase {
     func testTinyBertLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-bert") }
     func testTinyElectraLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-electra") }
     func testTinyDistilbertLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-distilbert") }
+    func testTinyModernBertLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-modernbert") }
 
     /// A batch of random ids with one-token sequences among others.
     func mixedLengthBatch(_ rng: inout RandomGenerator, lengths: [Int] = [1, 9, 4, 1, 17]) -> EncoderBatch {
@@ -144,7 +152,7 @@ final class EncoderParityTests: XCTestCase {
             model.setDropout(hidden: 0.1, attention: 0.1)
             var rng = RandomGenerator(seed: 11)
             if lora {
-                model.attachLoRA(LoRAConfig(rank: 4, alpha: 8, dropout: 0.1, targets: LoRATarget.allCases), rng: &rng)
+                model.attachLoRA(LoRAConfig(rank: 4, alpha: 8, dropout: 0.1, targets: model.config.family.layer.targets), rng: &rng)
                 for adapter in model.adapters {
                     for i in 0..<adapter.b.count { adapter.b.value.pointer[i] = 0.05 * rng.nextNormal() }
                 }

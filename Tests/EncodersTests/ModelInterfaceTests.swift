@@ -73,10 +73,17 @@ final class FamilyTests: XCTestCase {
     func testEveryFamilyIsFoundByItsModelTypeAndNamesItsModules() {
         XCTAssertEqual(EncoderFamily.forModelType("bert"), .bert)
         XCTAssertEqual(EncoderFamily.forModelType("roberta"), .roberta)
+        XCTAssertEqual(EncoderFamily.forModelType("xlm-roberta"), .xlmRoberta)
+        XCTAssertEqual(EncoderFamily.forModelType("camembert"), .camembert)
+        XCTAssertEqual(EncoderFamily.forModelType("modernbert"), .modernbert)
         XCTAssertNil(EncoderFamily.forModelType("gpt2"))
         for family in EncoderFamily.known {
-            XCTAssertEqual(Set(family.layer.linears.keys), Set(LoRATarget.allCases), "\(family) names every Linear of a layer")
+            // A post-norm layer has six Linears; ModernBERT's pre-norm layer four, its query, key and value fused.
+            let expected: Set<LoRATarget> = family.body == .postNorm
+                ? [.query, .key, .value, .attentionOutput, .intermediate, .output] : [.qkv, .attentionOutput, .intermediate, .output]
+            XCTAssertEqual(Set(family.layer.linears.keys), expected, "\(family) names every Linear of a layer")
             XCTAssertFalse(family.defaultTargets.isEmpty)
+            XCTAssertTrue(Set(family.defaultTargets).isSubset(of: expected), "\(family)'s default targets are Linears it has")
             XCTAssertTrue(family.head.trainedNames.contains(family.head.out + ".weight"))
         }
         XCTAssertEqual(EncoderFamily.bert.layerModule(3, EncoderFamily.bert.layer.path(.value)), "bert.encoder.layer.3.attention.self.value")
@@ -100,7 +107,7 @@ final class FamilyTests: XCTestCase {
 
     func testUnknownModelTypeIsRefusedByName() throws {
         let text = try loadError(#"{"model_type": "gpt2", "vocab_size": 4, "hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 1, "intermediate_size": 4}"#)
-        XCTAssertTrue(text.contains("model_type") && text.contains("gpt2") && text.contains("bert, roberta, electra, distilbert"), text)
+        XCTAssertTrue(text.contains("model_type") && text.contains("gpt2") && text.contains("bert, roberta, xlm-roberta, camembert, electra, distilbert, modernbert"), text)
     }
 
     /// A known family with a setting that changes the maths is refused by key and value.

@@ -16,7 +16,7 @@ final class PEFTTrainingParityTests: XCTestCase {
         let expected = try SafeTensorsFile(url: dir.appendingPathComponent("expected.safetensors"))
         let model = try EncoderModel.load(directory: dir.appendingPathComponent("base"))
         var rng = RandomGenerator(seed: 0)
-        model.attachLoRA(LoRAConfig(rank: 4, alpha: 8, targets: [.query, .value]), rng: &rng)
+        model.attachLoRA(LoRAConfig(rank: 4, alpha: 8, targets: model.config.family.defaultTargets), rng: &rng)
         for p in model.parameters.trainable {
             try initial.readFloats(PEFTAdapter.namePrefix + p.name, into: p.value.pointer, count: p.count)
         }
@@ -44,6 +44,8 @@ final class PEFTTrainingParityTests: XCTestCase {
     func testBertThreeAdamWStepsMatchPEFT() throws { try checkThreeSteps("peft-tiny-bert") }
     func testElectraThreeAdamWStepsMatchPEFT() throws { try checkThreeSteps("peft-tiny-electra") }
     func testDistilbertThreeAdamWStepsMatchPEFT() throws { try checkThreeSteps("peft-tiny-distilbert") }
+    /// ModernBERT: one adapter on the fused `Wqkv`, the classifier trained, the pretrained head frozen.
+    func testModernBertThreeAdamWStepsMatchPEFT() throws { try checkThreeSteps("peft-tiny-modernbert") }
 
     /// The adapter PEFT saved after training loads here and holds PEFT's final weights.
     func testPEFTAdapterLoads() throws {
@@ -63,7 +65,7 @@ final class PEFTTrainingParityTests: XCTestCase {
 /// and LoRA trains exactly as many parameters as PEFT did.
 final class FamilyAdapterTests: XCTestCase {
     func testPEFTAdaptersOfEveryFamilyLoadAndCountAsPEFT() throws {
-        for name in ["peft-tiny-electra", "peft-tiny-distilbert"] {
+        for name in ["peft-tiny-electra", "peft-tiny-distilbert", "peft-tiny-modernbert"] {
             let dir = TestPaths.fixture("lora/\(name)")
             let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("meta.json"))) as! [String: Any]
             let counted = try EncoderModel.load(directory: dir.appendingPathComponent("base"))
@@ -74,7 +76,7 @@ final class FamilyAdapterTests: XCTestCase {
             let model = try EncoderModel.load(directory: dir.appendingPathComponent("base"))
             try PEFTAdapter.load(dir.appendingPathComponent("adapter_final"), into: model)
             XCTAssertEqual(model.loraConfig?.rank, 4, name)
-            XCTAssertEqual(model.loraConfig?.targets, [.query, .value], name)
+            XCTAssertEqual(model.loraConfig?.targets, model.config.family.defaultTargets, name)
             XCTAssertTrue(model.newlyInitialised.isEmpty, "\(name): the adapter's head replaces the base's")
             let expected = try SafeTensorsFile(url: dir.appendingPathComponent("expected.safetensors"))
             for p in model.parameters.trainable {
@@ -89,7 +91,7 @@ extension FamilyAdapterTests {
     /// names and values as the adapter PEFT saved, the same `target_modules`, and every module
     /// PEFT saved in `modules_to_save`.
     func testAdaptersWeWriteMatchWhatPEFTWrote() throws {
-        for name in ["peft-tiny-electra", "peft-tiny-distilbert"] {
+        for name in ["peft-tiny-electra", "peft-tiny-distilbert", "peft-tiny-modernbert"] {
             let dir = TestPaths.fixture("lora/\(name)")
             let model = try EncoderModel.load(directory: dir.appendingPathComponent("base"))
             try PEFTAdapter.load(dir.appendingPathComponent("adapter_final"), into: model)

@@ -6,7 +6,7 @@ Run from the repository root with the reference venv (see scripts/reference/READ
     ../refenv/bin/python scripts/reference/make_fixtures.py            # everything
     ../refenv/bin/python scripts/reference/make_fixtures.py adamw lora # only some groups
 
-Groups: adamw, encoders, minilm, lora, families. Every group is deterministic (fixed seeds, one
+Groups: adamw, encoders, minilm, lora, families, modernbert. Every group is deterministic (fixed seeds, one
 thread); re-running rewrites byte-identical files. CI never runs this script: the
 fixtures are committed.
 
@@ -27,12 +27,15 @@ Conventions (the Swift tests rely on them; README.md lists every tensor):
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import csv
 import json
 import math
+import re
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -51,6 +54,8 @@ from transformers import (  # noqa: E402
     DistilBertForSequenceClassification,
     ElectraConfig,
     ElectraForSequenceClassification,
+    ModernBertConfig,
+    ModernBertForSequenceClassification,
     RobertaConfig,
     RobertaForSequenceClassification,
 )
@@ -199,10 +204,42 @@ ELECTRA_EMBEDDING_SIZE = 24
 BERT_LIKE = ("bert", "electra", "distilbert")
 TAKES_TYPES = ("bert", "electra")
 
+# ModernBERT (see section (f)): its published ids are unk 50280, [CLS] 50281 (= bos), [SEP] 50282
+# (= eos), [PAD] 50283, [MASK] 50284; the tiny vocabulary keeps that order, shifted to 0.
+MODERNBERT_SPECIAL = {"unk": 0, "cls": 1, "sep": 2, "pad": 3, "mask": 4}
+MODERNBERT_GLOBAL_EVERY = 3  # layers 0 and 3 global (full) attention, 1 and 2 local (sliding)
+MODERNBERT_THETA = {"full_attention": 10000.0, "sliding_attention": 160.0}  # global, local rope theta
+MODERNBERT_LAYERS = 4
+MODERNBERT_TINY = dict(
+    vocab_size=101, hidden_size=48, num_hidden_layers=MODERNBERT_LAYERS, num_attention_heads=4,
+    intermediate_size=40, max_position_embeddings=64, hidden_activation="gelu",
+    classifier_activation="gelu", norm_eps=1e-5, local_attention=8,
+    layer_types=["sliding_attention" if i % MODERNBERT_GLOBAL_EVERY else "full_attention"
+                 for i in range(MODERNBERT_LAYERS)],
+    rope_parameters={t: {"rope_type": "default", "rope_theta": th} for t, th in MODERNBERT_THETA.items()},
+    attention_dropout=0.0, embedding_dropout=0.0, mlp_dropout=0.0, classifier_dropout=0.0,
+    initializer_range=0.02, pad_token_id=MODERNBERT_SPECIAL["pad"], bos_token_id=MODERNBERT_SPECIAL["cls"],
+    eos_token_id=MODERNBERT_SPECIAL["sep"], cls_token_id=MODERNBERT_SPECIAL["cls"],
+    sep_token_id=MODERNBERT_SPECIAL["sep"],
+)
+MODERNBERT_BIAS_FLAGS = ("attention_bias", "mlp_bias", "norm_bias", "classifier_bias")
 
-def tiny_model(kind: str, num_labels: int, seed: int):
+
+def special_ids(kind: str) -> dict:
+    if kind == "modernbert":
+        return MODERNBERT_SPECIAL
+    return BERT_SPECIAL if kind in BERT_LIKE else ROBERTA_SPECIAL
+
+
+def tiny_model(kind: str, num_labels: int, seed: int, **overrides):
+    """overrides: extra config keys, ModernBERT only (classifier_pooling, the bias flags)."""
     problem = "regression" if num_labels == 1 else "single_label_classification"
-    if kind == "bert":
+    assert kind == "modernbert" or not overrides, overrides
+    if kind == "modernbert":
+        cfg = ModernBertConfig(**copy.deepcopy({**MODERNBERT_TINY, **overrides}), num_labels=num_labels,
+                               problem_type=problem, attn_implementation="eager")
+        cls = ModernBertForSequenceClassification
+    elif kind == "bert":
         cfg = BertConfig(**TINY, type_vocab_size=2, pad_token_id=BERT_SPECIAL["pad"],
                          layer_norm_eps=1e-12, num_labels=num_labels, problem_type=problem,
                          attn_implementation="eager")
@@ -241,7 +278,9 @@ def randomize(model: torch.nn.Module, seed: int) -> None:
     with torch.no_grad():
         for name, p in model.named_parameters():
             r = torch.randn(p.shape, generator=g)
-            if "LayerNorm.weight" in name or "layer_norm.weight" in name:
+            # ModernBERT's LayerNorms: embeddings.norm, layers.i.{attn,mlp}_norm, final_norm, head.norm
+            # (layer 0's attn_norm is an Identity, without parameters).
+            if "LayerNorm.weight" in name or "layer_norm.weight" in name or name.endswith("norm.weight"):
                 p.copy_(1.0 + 0.1 * r)
             elif name.endswith(".bias"):
                 p.copy_(0.1 * r)
@@ -253,7 +292,16 @@ def randomize(model: torch.nn.Module, seed: int) -> None:
 
 def make_sequence(rng: np.random.RandomState, kind: str, length: int, pair_at: int | None, vocab: int):
     """One sequence of `length` tokens: [CLS] a.. [SEP] (b.. [SEP]) for bert,
-    <s> a.. </s> (</s> b.. </s>) for roberta. pair_at = number of tokens of segment a."""
+    <s> a.. </s> (</s> b.. </s>) for roberta. pair_at = number of tokens of segment a.
+    ModernBERT: [CLS] a.. [SEP] (b.. [SEP]) with its own ids and no token types (all 0)."""
+    if kind == "modernbert":
+        cls_id, sep_id = MODERNBERT_SPECIAL["cls"], MODERNBERT_SPECIAL["sep"]
+        if pair_at is None:
+            words = rng.randint(FIRST_ORDINARY_ID, vocab, size=length - 2).tolist()
+            return [cls_id] + words + [sep_id], [0] * length
+        a = rng.randint(FIRST_ORDINARY_ID, vocab, size=pair_at).tolist()
+        b = rng.randint(FIRST_ORDINARY_ID, vocab, size=length - pair_at - 3).tolist()
+        return [cls_id] + a + [sep_id] + b + [sep_id], [0] * length
     if kind in BERT_LIKE:
         cls_id, sep_id = BERT_SPECIAL["cls"], BERT_SPECIAL["sep"]
         if pair_at is None:
@@ -329,7 +377,7 @@ def label_tensor(labels, num_labels: int, dtype=torch.float64) -> torch.Tensor:
 def padded_check(model, batch, kind: str, num_labels: int, dtype) -> dict:
     """Runs the batch padded to the longest sequence with attention_mask (as HF users do)
     and returns logits and the model's own loss, for comparison with the unpadded run."""
-    pad = BERT_SPECIAL["pad"] if kind in BERT_LIKE else ROBERTA_SPECIAL["pad"]
+    pad = special_ids(kind)["pad"]
     L = max(batch["lengths"])
     ids = torch.full((len(batch["lengths"]), L), pad, dtype=torch.long)
     types = torch.zeros_like(ids)
@@ -351,9 +399,12 @@ def packed(lists) -> torch.Tensor:
     return torch.tensor([x for seq in lists for x in seq], dtype=torch.long)
 
 
-def encoder_fixture(name: str, kind: str, num_labels: int, seed: int, batch: dict) -> None:
+def encoder_fixture(name: str, kind: str, num_labels: int, seed: int, batch: dict,
+                    model_kwargs: dict | None = None, extra_meta=None) -> None:
+    """model_kwargs: config overrides (ModernBERT). extra_meta(out, model32, batch, r64, r32) -> dict
+    of family-specific checks, merged into meta.json."""
     out = fresh_dir(FIXTURES / "encoders" / name)
-    model32 = tiny_model(kind, num_labels, seed)
+    model32 = tiny_model(kind, num_labels, seed, **(model_kwargs or {}))
     model32.save_pretrained(str(out))
     # The saved checkpoint is exactly the float32 model.
     reloaded = type(model32).from_pretrained(str(out), attn_implementation="eager")
@@ -364,7 +415,18 @@ def encoder_fixture(name: str, kind: str, num_labels: int, seed: int, batch: dic
     for dtype in (torch.float64, torch.float32):
         model = copy.deepcopy(model32).to(dtype)
         model.zero_grad(set_to_none=True)
+        captured, hooks = {"pre_final_norm": [], "pooled": []}, []
+        if kind == "modernbert":  # last hidden state before final_norm, and the classifier's input
+            hooks.append(model.model.final_norm.register_forward_hook(
+                lambda m, i, o: captured["pre_final_norm"].append(i[0][0])))
+            hooks.append(model.classifier.register_forward_hook(
+                lambda m, i, o: captured["pooled"].append(i[0])))
         res = run_unpadded(model, batch, kind)
+        for h in hooks:
+            h.remove()
+        if kind == "modernbert":
+            res["hidden_pre_final_norm"] = torch.cat(captured["pre_final_norm"], 0)
+            res["pooled"] = torch.cat(captured["pooled"], 0)
         labels = label_tensor(batch["labels"], num_labels, dtype)
         loss = hf_loss(res["logits"], labels, num_labels)
         loss.backward()
@@ -390,8 +452,10 @@ def encoder_fixture(name: str, kind: str, num_labels: int, seed: int, batch: dic
     }
     for i, h in enumerate(r64["hidden_states"]):
         tensors[f"hidden_states.{i}"] = h
-    if kind == "bert":
+    if kind in ("bert", "modernbert"):
         tensors["pooled"] = r64["pooled"]
+    if kind == "modernbert":
+        tensors["hidden_pre_final_norm"] = r64["hidden_pre_final_norm"]
     for n, g in r64["grads"].items():
         tensors[f"grad.{n}"] = g
     write_tensors(out / "expected.safetensors", tensors)
@@ -399,14 +463,24 @@ def encoder_fixture(name: str, kind: str, num_labels: int, seed: int, batch: dic
     grad_abs = max(max_abs(r32["grads"][n], g) for n, g in r64["grads"].items())
     grad_scale = max(float(g.abs().max()) for g in r64["grads"].values())
     zero_grads = [n for n, g in r64["grads"].items() if float(g.abs().max()) < 1e-12]
-    special = BERT_SPECIAL if kind in BERT_LIKE else ROBERTA_SPECIAL
+    special = special_ids(kind)
     write_json(out / "batch.json", {
         "input_ids": batch["input_ids"],
         "token_type_ids": batch["token_type_ids"],
         "labels": batch["labels"],
         "lengths": batch["lengths"],
     })
-    write_json(out / "meta.json", {
+    if kind == "modernbert":
+        position_ids = "0..len-1 per sequence, used only by RoPE (no position embeddings)"
+        zero_note = ("none expected: RoPE rotates the key bias by a position-dependent angle, so softmax "
+                     "is not invariant to it (unlike BERT's key bias)")
+    else:
+        position_ids = ("0..len-1" if kind in BERT_LIKE else
+                        "padding_idx+1 .. padding_idx+len, i.e. 2..len+1 (RoBERTa)")
+        zero_note = ("softmax is invariant to the key bias (it adds q.b_k, "
+                     "the same for every key), so grad.*.attention.self.key.bias is 0 up to float64 "
+                     "round-off (~1e-17); compare these with an absolute tolerance")
+    meta = {
         "generator": GENERATOR,
         "versions": versions(),
         "model": type(model32).__name__,
@@ -414,8 +488,7 @@ def encoder_fixture(name: str, kind: str, num_labels: int, seed: int, batch: dic
         "problem_type": model32.config.problem_type,
         "seed": seed,
         "special_token_ids": special,
-        "position_ids": ("0..len-1" if kind in BERT_LIKE else
-                         "padding_idx+1 .. padding_idx+len, i.e. 2..len+1 (RoBERTa)"),
+        "position_ids": position_ids,
         "loss": float(r64["loss"]),
         "loss_definition": ("mean over the batch of MSE(logits.squeeze(), labels)" if num_labels == 1
                             else "mean over the batch of cross-entropy(logits, labels)"),
@@ -428,11 +501,18 @@ def encoder_fixture(name: str, kind: str, num_labels: int, seed: int, batch: dic
             "largest_abs_grad": grad_scale,
         },
         "mathematically_zero_grads": zero_grads,
-        "mathematically_zero_grads_note": "softmax is invariant to the key bias (it adds q.b_k, "
-            "the same for every key), so grad.*.attention.self.key.bias is 0 up to float64 "
-            "round-off (~1e-17); compare these with an absolute tolerance",
+        "mathematically_zero_grads_note": zero_note,
         "padded_batch_check": {"logits_max_abs": pad_logit_diff, "loss_abs": pad_loss_diff},
-    })
+    }
+    if kind == "modernbert":
+        meta["float32_vs_float64"]["pooled_max_abs"] = max_abs(r32["pooled"], r64["pooled"])
+        meta["float32_vs_float64"]["hidden_pre_final_norm_max_abs"] = max_abs(
+            r32["hidden_pre_final_norm"], r64["hidden_pre_final_norm"])
+        meta["float32_vs_float64"]["hidden_states_max_abs"] = [
+            max_abs(a, b) for a, b in zip(r32["hidden_states"], r64["hidden_states"])]
+    if extra_meta is not None:
+        meta.update(extra_meta(out, model32, batch, r64, r32))
+    write_json(out / "meta.json", meta)
 
 
 BERT_BATCH = dict(lengths=[7, 12, 3, 9], pairs=[None, 5, None, 3])
@@ -555,8 +635,15 @@ LORA_TARGETS = ["query", "value"]
 # DistilBERT's attention projections are q_lin/k_lin/v_lin (PEFT has no default for it), and its
 # head's first Linear, pre_classifier, is trained and saved with the classifier (PEFT's default
 # modules_to_save would leave a freshly initialised pre_classifier frozen and unsaved).
-LORA_TARGETS_BY_KIND = {"distilbert": ["q_lin", "v_lin"]}
+# ModernBERT's attention has one fused projection, Wqkv (PEFT has no default target for it); its
+# classification head is `head` (dense -> act -> norm, pretrained with the masked-LM objective)
+# then `classifier`: PEFT's SEQ_CLS default wraps only `classifier`, leaving `head` frozen, and
+# swift-lora does the same.
+LORA_TARGETS_BY_KIND = {"distilbert": ["q_lin", "v_lin"], "modernbert": ["Wqkv"]}
 MODULES_TO_SAVE_BY_KIND = {"distilbert": ["classifier", "pre_classifier"]}
+# HF Trainer's get_decay_parameter_names (transformers 5.24): no weight decay for parameters of
+# nn.LayerNorm modules or whose lower-cased name matches one of these.
+NO_DECAY_PATTERNS = [r"bias", r"layernorm", r"rmsnorm", r"(?:^|\.)norm(?:$|\.)", r"_norm(?:$|\.)"]
 LORA_B_INIT_STD = 0.2
 LORA_LR, LORA_WD, LORA_BETAS, LORA_EPS = 1e-3, 0.01, (0.9, 0.999), 1e-8
 LORA_STEPS = 3
@@ -576,20 +663,33 @@ def save_adapter(pm, path: Path, name: str) -> None:
     cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + "\n")
 
 
-def lora_fixture(name: str, kind: str, seed: int, batch_seeds, batch_specs) -> None:
+def trainer_no_decay(model: torch.nn.Module, name: str) -> bool:
+    """True where HF Trainer would give the trainable parameter `name` weight_decay 0."""
+    module = model.get_submodule(name.rsplit(".", 1)[0])
+    return isinstance(module, torch.nn.LayerNorm) or any(
+        re.search(pat, name.lower()) for pat in NO_DECAY_PATTERNS)
+
+
+def lora_fixture(name: str, kind: str, seed: int, batch_seeds, batch_specs,
+                 model_kwargs: dict | None = None, extra_meta: dict | None = None,
+                 batch_vocab: int = TINY["vocab_size"]) -> None:
     from peft import LoraConfig, TaskType, get_peft_model, get_peft_model_state_dict
 
     out = fresh_dir(FIXTURES / "lora" / name)
-    base32 = tiny_model(kind, 2, seed)
+    base32 = tiny_model(kind, 2, seed, **(model_kwargs or {}))
     base32.save_pretrained(str(out / "base"))
     cls = type(base32)
 
     def build():
         base = cls.from_pretrained(str(out / "base"), attn_implementation="eager")
         torch.manual_seed(seed + 100)  # PEFT's kaiming-uniform init of lora_A
+        # PEFT extends the modules_to_save list it is given by "classifier", "score". The committed
+        # DistilBERT fixture was made passing the shared list (so each build added duplicates, seen in its
+        # adapter_final/adapter_config.json); newer families get a fresh copy per build.
+        modules_to_save = MODULES_TO_SAVE_BY_KIND.get(kind)  # None for ModernBERT: PEFT's default
         cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=LORA_R, lora_alpha=LORA_ALPHA,
                          target_modules=LORA_TARGETS_BY_KIND.get(kind, LORA_TARGETS), lora_dropout=0.0, bias="none",
-                         modules_to_save=MODULES_TO_SAVE_BY_KIND.get(kind))
+                         modules_to_save=modules_to_save)
         pm = get_peft_model(base, cfg)
         g = torch.Generator().manual_seed(seed + 200)
         with torch.no_grad():
@@ -616,15 +716,15 @@ def lora_fixture(name: str, kind: str, seed: int, batch_seeds, batch_specs) -> N
         assert pn in peft_sd and torch.equal(peft_sd[pn], dict(trainable)[fn]), fn
         name_map[fn] = pn
 
-    batches = [make_batch(kind, s, **spec) for s, spec in zip(batch_seeds, batch_specs)]
+    batches = [make_batch(kind, s, **spec, vocab=batch_vocab) for s, spec in zip(batch_seeds, batch_specs)]
 
     runs = {}
     for dtype in (torch.float64, torch.float32):
         pm = build().to(dtype)
         pm.train()  # all dropout probabilities are 0: identical to eval
         params = dict((n, p) for n, p in pm.named_parameters() if p.requires_grad)
-        decay = [n for n in params if not n.endswith(".bias")]
-        no_decay = [n for n in params if n.endswith(".bias")]
+        decay = [n for n in params if not trainer_no_decay(pm, n)]
+        no_decay = [n for n in params if trainer_no_decay(pm, n)]
         opt = torch.optim.AdamW(
             [{"params": [params[n] for n in decay], "weight_decay": LORA_WD},
              {"params": [params[n] for n in no_decay], "weight_decay": 0.0}],
@@ -669,6 +769,14 @@ def lora_fixture(name: str, kind: str, seed: int, batch_seeds, batch_specs) -> N
     save_adapter(pm64.to(torch.float32), out / "adapter_final", name)
 
     min_abs_grad = [float(min(g.abs().min() for g in gs.values())) for gs in r64["grads"]]
+    if all(n.endswith(".bias") for n in r64["no_decay"]):
+        groups_note = ("names ending in .bias get weight_decay 0 (as HF Trainer; "
+                       "there are no trainable LayerNorm weights); all other trainable "
+                       "parameters (lora_A, lora_B, classifier weights) get weight_decay")
+    else:
+        groups_note = ("as HF Trainer's get_decay_parameter_names: biases and LayerNorm parameters "
+                       "(here the head's norm) get weight_decay 0; all other trainable parameters "
+                       "(lora_A, lora_B, dense/classifier weights) get weight_decay")
     write_json(out / "batches.json", [
         {"step": i + 1, "input_ids": b["input_ids"], "token_type_ids": b["token_type_ids"],
          "labels": b["labels"], "lengths": b["lengths"]} for i, b in enumerate(batches)])
@@ -676,7 +784,7 @@ def lora_fixture(name: str, kind: str, seed: int, batch_seeds, batch_specs) -> N
         "generator": GENERATOR,
         "versions": versions(),
         "base_model": "base/ (" + cls.__name__ + ", num_labels 2, seed " + str(seed) + ")",
-        "special_token_ids": BERT_SPECIAL if kind in BERT_LIKE else ROBERTA_SPECIAL,
+        "special_token_ids": special_ids(kind),
         "trainable_parameters": sum(p.numel() for _, p in trainable),
         "lora": {"r": LORA_R, "lora_alpha": LORA_ALPHA, "scaling": LORA_ALPHA / LORA_R,
                  "target_modules": LORA_TARGETS_BY_KIND.get(kind, LORA_TARGETS), "lora_dropout": 0.0, "bias": "none",
@@ -688,9 +796,7 @@ def lora_fixture(name: str, kind: str, seed: int, batch_seeds, batch_specs) -> N
             "lr": LORA_LR, "betas": list(LORA_BETAS), "eps": LORA_EPS,
             "schedule": "constant", "grad_clipping": None,
             "weight_decay": LORA_WD,
-            "weight_decay_groups": "names ending in .bias get weight_decay 0 (as HF Trainer; "
-                                   "there are no trainable LayerNorm weights); all other trainable "
-                                   "parameters (lora_A, lora_B, classifier weights) get weight_decay",
+            "weight_decay_groups": groups_note,
             "decay_params": r64["decay"], "no_decay_params": r64["no_decay"],
         },
         "steps": LORA_STEPS,
@@ -705,6 +811,7 @@ def lora_fixture(name: str, kind: str, seed: int, batch_seeds, batch_specs) -> N
             "final_weights_max_abs": max(max_abs(r32["final"][n], p) for n, p in r64["final"].items()),
         },
         "padded_batch_check_step1": {"logits_max_abs": r64["padded"][0], "loss_abs": r64["padded"][1]},
+        **(extra_meta or {}),
     })
 
 
@@ -730,9 +837,328 @@ def make_lora() -> None:
 
 
 # --------------------------------------------------------------------------------------
+# (f) ModernBERT
+
+MODERNBERT_BATCH = dict(lengths=[7, 13, 3, 21], pairs=[None, 5, None, 9])  # > local window (9 tokens)
+MODERNBERT_LORA_BATCH_SPECS = [
+    dict(lengths=[6, 11, 4, 17], pairs=[None, 4, None, 7], labels=[1, 0, 1, 0]),
+    dict(lengths=[10, 3, 19, 5], pairs=[3, None, 8, None], labels=[0, 0, 1, 1]),
+    dict(lengths=[9, 13, 5, 22], pairs=[None, 6, 1, None], labels=[1, 1, 0, 0]),
+]
+MODERNBERT_FLOAT64_NOTE = (
+    "transformers' ModernBERT computes RoPE and the eager softmax in float32 whatever the model dtype "
+    "(inv_freq and cos/sin in float32, q/k cast with .float() for the rotation, softmax(dtype=float32)). "
+    "For the float64 reference these three are replaced by the same formulas in float64 "
+    "(inv_freq = theta^(-2k/d) computed in float64); float32 runs call transformers' own functions, unchanged")
+
+
+_MB = sys.modules[ModernBertForSequenceClassification.__module__]  # transformers' modeling_modernbert
+_MB_SHIPPED = (_MB.apply_rotary_pos_emb, _MB.eager_attention_forward, _MB.ModernBertRotaryEmbedding.forward)
+
+
+def _mb_install(functions) -> None:
+    _MB.apply_rotary_pos_emb, _MB.eager_attention_forward, _MB.ModernBertRotaryEmbedding.forward = functions
+
+
+@contextlib.contextmanager
+def modernbert_exact_float64(enabled: bool = True):
+    """While active, a float64 ModernBERT computes RoPE and softmax in float64 (see
+    MODERNBERT_FLOAT64_NOTE); float32 calls go to transformers' original functions. With
+    enabled=False, transformers' functions as shipped. The previous state is restored on exit."""
+    mb = _MB
+    orig_rope, orig_eager, orig_rotary_forward = _MB_SHIPPED
+
+    def rotary_forward(self, x, position_ids, layer_type):
+        if x.dtype != torch.float64:
+            return orig_rotary_forward(self, x, position_ids, layer_type)
+        assert self.rope_type[layer_type] == "default"
+        base = self.config.rope_parameters[layer_type]["rope_theta"]
+        dim = self.config.hidden_size // self.config.num_attention_heads
+        inv_freq = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim))
+        freqs = position_ids[..., None].to(torch.float64) * inv_freq
+        emb = torch.cat((freqs, freqs), dim=-1)
+        return emb.cos(), emb.sin()
+
+    def apply_rope(q, k, cos, sin, unsqueeze_dim=1):
+        if q.dtype != torch.float64:
+            return orig_rope(q, k, cos, sin, unsqueeze_dim=unsqueeze_dim)
+        cos, sin = cos.unsqueeze(unsqueeze_dim), sin.unsqueeze(unsqueeze_dim)
+        return q * cos + mb.rotate_half(q) * sin, k * cos + mb.rotate_half(k) * sin
+
+    def eager(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs):
+        if query.dtype != torch.float64:
+            return orig_eager(module, query, key, value, attention_mask, scaling, dropout, **kwargs)
+        w = torch.matmul(query, key.transpose(2, 3)) * scaling
+        if attention_mask is not None:
+            w = w + attention_mask
+        w = torch.nn.functional.softmax(w, dim=-1)
+        w = torch.nn.functional.dropout(w, p=dropout, training=module.training)
+        return torch.matmul(w, value).transpose(1, 2).contiguous(), w
+
+    previous = (mb.apply_rotary_pos_emb, mb.eager_attention_forward, mb.ModernBertRotaryEmbedding.forward)
+    _mb_install((apply_rope, eager, rotary_forward) if enabled else _MB_SHIPPED)
+    try:
+        yield
+    finally:
+        _mb_install(previous)
+
+
+def modernbert_manual(model, ids, *, window_delta=0, no_window=False, swap_glu=False,
+                      interleaved_rope=False, swap_thetas=False, tanh_gelu=False, no_final_norm=False):
+    """ModernBERT for one sequence, written out from the maths (float64, no transformers code).
+    The keyword arguments are deliberate mistakes, to measure how much each would show."""
+    cfg = model.config
+    sd = {k: v.detach().double() for k, v in model.state_dict().items()}
+    C, H = cfg.hidden_size, cfg.num_attention_heads
+    D, I, L = C // H, cfg.intermediate_size, len(ids)
+
+    def ln(x, prefix):
+        mu = x.mean(-1, keepdim=True)
+        var = ((x - mu) ** 2).mean(-1, keepdim=True)
+        y = (x - mu) / torch.sqrt(var + cfg.norm_eps) * sd[prefix + ".weight"]
+        return y + sd[prefix + ".bias"] if prefix + ".bias" in sd else y
+
+    def lin(x, prefix):
+        y = x @ sd[prefix + ".weight"].T
+        return y + sd[prefix + ".bias"] if prefix + ".bias" in sd else y
+
+    def gelu(x):
+        if tanh_gelu:
+            return 0.5 * x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)))
+        return 0.5 * x * (1 + torch.erf(x / math.sqrt(2)))
+
+    def rope(t, theta):  # t (L, H, D); dims j and j + D/2 rotate together by angle pos * theta^(-2j/D)
+        inv = theta ** (-torch.arange(0, D, 2, dtype=torch.float64) / D)
+        ang = torch.arange(L, dtype=torch.float64)[:, None] * inv[None, :]
+        c, s = ang.cos()[:, None, :], ang.sin()[:, None, :]
+        if interleaved_rope:  # GPT-J style pairs (2j, 2j+1): wrong for ModernBERT
+            t1, t2 = t[..., 0::2], t[..., 1::2]
+            return torch.stack((t1 * c - t2 * s, t2 * c + t1 * s), -1).reshape(t.shape)
+        t1, t2 = t[..., : D // 2], t[..., D // 2:]
+        return torch.cat((t1 * c - t2 * s, t2 * c + t1 * s), -1)
+
+    x = ln(sd["model.embeddings.tok_embeddings.weight"][torch.tensor(ids)], "model.embeddings.norm")
+    states = [x]
+    half = cfg.local_attention // 2 + window_delta
+    dist = (torch.arange(L)[:, None] - torch.arange(L)[None, :]).abs()
+    for i, layer_type in enumerate(cfg.layer_types):
+        p = f"model.layers.{i}."
+        h = x if i == 0 else ln(x, p + "attn_norm")
+        qkv = lin(h, p + "attn.Wqkv").view(L, 3, H, D)  # [q | k | v], each heads x head_dim
+        theta_type = layer_type
+        if swap_thetas:
+            theta_type = "sliding_attention" if layer_type == "full_attention" else "full_attention"
+        theta = cfg.rope_parameters[theta_type]["rope_theta"]
+        q, k, v = rope(qkv[:, 0], theta), rope(qkv[:, 1], theta), qkv[:, 2]
+        scores = torch.einsum("ihd,jhd->hij", q, k) / math.sqrt(D)
+        if layer_type == "sliding_attention" and not no_window:
+            scores = scores.masked_fill(dist > half, float("-inf"))
+        a = torch.einsum("hij,jhd->ihd", torch.softmax(scores, -1), v).reshape(L, C)
+        x = x + lin(a, p + "attn.Wo")
+        u = lin(ln(x, p + "mlp_norm"), p + "mlp.Wi")
+        inp, gate = (u[:, I:], u[:, :I]) if swap_glu else (u[:, :I], u[:, I:])
+        x = x + lin(gelu(inp) * gate, p + "mlp.Wo")
+        states.append(x)
+    pre_final = x
+    x = x if no_final_norm else ln(x, "model.final_norm")
+    states[-1] = x  # transformers' hidden_states[-1] is the last hidden state, after final_norm
+    pooled_in = x[0] if cfg.classifier_pooling == "cls" else x.mean(0)
+    pooled = ln(gelu(lin(pooled_in, "head.dense")), "head.norm")
+    return {"logits": lin(pooled, "classifier")[None], "hidden_states": states,
+            "pre_final_norm": pre_final, "pooled": pooled[None]}
+
+
+MODERNBERT_MISTAKES = {
+    "local_window_one_less (|i-j| <= w/2 - 1)": dict(window_delta=-1),
+    "local_window_one_more (|i-j| <= w/2 + 1)": dict(window_delta=1),
+    "no_local_window": dict(no_window=True),
+    "geglu_chunks_swapped (act(gate) * input)": dict(swap_glu=True),
+    "rope_interleaved_pairs (2j, 2j+1)": dict(interleaved_rope=True),
+    "rope_thetas_swapped": dict(swap_thetas=True),
+    "gelu_tanh_approximation": dict(tanh_gelu=True),
+    "no_final_norm": dict(no_final_norm=True),
+}
+
+
+def modernbert_published_spelling(config: dict) -> dict:
+    """config.json as transformers 5 writes it -> the spelling of published (transformers 4)
+    checkpoints: global_attn_every_n_layers, global_rope_theta, local_rope_theta."""
+    pub = {k: v for k, v in config.items() if k not in ("layer_types", "rope_parameters")}
+    types = config["layer_types"]
+    expected = ["sliding_attention" if i % MODERNBERT_GLOBAL_EVERY else "full_attention" for i in range(len(types))]
+    assert types == expected, types
+    assert all(v == {"rope_type": "default", "rope_theta": v["rope_theta"]} for v in config["rope_parameters"].values())
+    pub["global_attn_every_n_layers"] = MODERNBERT_GLOBAL_EVERY
+    pub["global_rope_theta"] = config["rope_parameters"]["full_attention"]["rope_theta"]
+    pub["local_rope_theta"] = config["rope_parameters"]["sliding_attention"]["rope_theta"]
+    return dict(sorted(pub.items()))
+
+
+def modernbert_checks(out: Path, model32, batch: dict, r64: dict, r32: dict) -> dict:
+    """ModernBERT-specific checks of an encoder fixture, recorded in its meta.json: the maths
+    written out by hand agrees with transformers; how much each likely mistake would change the
+    logits; transformers' own float64 path (float32 RoPE/softmax) against the reference; and
+    (tiny-modernbert) the published config spelling loads into the same model."""
+    cfg = model32.config
+    model64 = copy.deepcopy(model32).to(torch.float64)
+    manual = [modernbert_manual(model64, ids) for ids in batch["input_ids"]]
+    man_logits = torch.cat([m["logits"] for m in manual], 0)
+    manual_diff = {
+        "logits_max_abs": max_abs(man_logits, r64["logits"]),
+        "pooled_max_abs": max_abs(torch.cat([m["pooled"] for m in manual], 0), r64["pooled"]),
+        "hidden_pre_final_norm_max_abs": max_abs(torch.cat([m["pre_final_norm"] for m in manual], 0),
+                                                 r64["hidden_pre_final_norm"]),
+        "hidden_states_max_abs": [max_abs(torch.cat([m["hidden_states"][i] for m in manual], 0), h)
+                                  for i, h in enumerate(r64["hidden_states"])],
+    }
+    assert max([manual_diff["logits_max_abs"], manual_diff["pooled_max_abs"],
+                manual_diff["hidden_pre_final_norm_max_abs"], *manual_diff["hidden_states_max_abs"]]) < 1e-11, manual_diff
+    mistakes = {}
+    for label, kw in MODERNBERT_MISTAKES.items():
+        wrong = torch.cat([modernbert_manual(model64, ids, **kw)["logits"] for ids in batch["input_ids"]], 0)
+        mistakes[label] = max_abs(wrong, man_logits)
+    assert min(mistakes.values()) > 1e-4, mistakes  # far above float32 round-off (~1e-6)
+
+    # transformers' float64 path as shipped, and float32 unaffected by the patch (bit-identical).
+    with torch.no_grad():
+        with modernbert_exact_float64(True):
+            patched32 = run_unpadded(model32, batch, "modernbert")["logits"]
+        with modernbert_exact_float64(False):
+            shipped32 = run_unpadded(model32, batch, "modernbert")["logits"]
+            shipped64 = run_unpadded(model64, batch, "modernbert")["logits"]
+    assert torch.equal(patched32, shipped32) and torch.equal(shipped32, r32["logits"])
+    assert 0 < max_abs(shipped64, r64["logits"]) < 1e-5
+    num_labels = cfg.num_labels
+    with modernbert_exact_float64(False):
+        padded32 = padded_check(model32, batch, "modernbert", num_labels, torch.float32)["logits"]
+        padded64 = padded_check(model64, batch, "modernbert", num_labels, torch.float64)["logits"]
+    assert not torch.isnan(padded32).any()
+    shipped_padded = {
+        "float32_logits_max_abs_vs_reference": max_abs(padded32, r64["logits"]),
+        "float64_eager_sequences_with_nan_logits": torch.isnan(padded64).any(dim=1).tolist(),
+        "note": "transformers 5.24's own float64 eager path on a padded batch: the additive mask holds "
+                "finfo(float64).min, which softmax(dtype=float32) turns into -inf; a padding query whose "
+                "sliding window holds no real key (position >= length + local_attention/2) gets an "
+                "all -inf row, softmax NaN, and from the next layer on NaN reaches every token of that "
+                "sequence through V (0 * NaN). float32 (mask finfo(float32).min) and the float64 reference "
+                "path are unaffected; sequences without padding (the longest) are unaffected",
+    }
+
+    result = {
+        "float64_reference_note": MODERNBERT_FLOAT64_NOTE,
+        "transformers_float64_as_shipped_vs_reference_logits_max_abs": max_abs(shipped64, r64["logits"]),
+        "padded_batch_transformers_as_shipped": shipped_padded,
+        "manual_maths_vs_reference": manual_diff,
+        "logit_change_if_implemented_wrongly": mistakes,
+    }
+    saved = json.loads((out / "config.json").read_text())
+    result["config_json_as_saved"] = saved
+    if cfg.classifier_pooling == "cls":
+        result.update(modernbert_config_spellings(out, saved, r64["logits"]))
+    return result
+
+
+def modernbert_config_spellings(out: Path, saved: dict, logits64: torch.Tensor) -> dict:
+    """Writes config-published-spelling.json and config-transformers5-resaved.json beside
+    config.json and checks that each loads into a model with bit-identical float32 logits to
+    from_pretrained(out). (Loaded, not in-memory, models are compared: weights mmapped from the
+    safetensors file are not 64-byte aligned, which changes float32 BLAS rounding by ~3e-7.)"""
+    assert "layer_types" in saved and "rope_parameters" in saved
+    assert not {"global_attn_every_n_layers", "global_rope_theta", "local_rope_theta"} & set(saved)
+    published = modernbert_published_spelling(saved)
+    (out / "config-published-spelling.json").write_text(json.dumps(published, indent=2, sort_keys=True) + "\n")
+    batch = json.loads((out / "batch.json").read_text())
+    ref_model = ModernBertForSequenceClassification.from_pretrained(str(out), attn_implementation="eager").eval()
+    ref = ref_model.config
+    with torch.no_grad():
+        logits32 = run_unpadded(ref_model, batch, "modernbert")["logits"]
+
+    def load(config: dict):
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "config.json").write_text(json.dumps(config))
+            (Path(tmp) / "model.safetensors").symlink_to(out / "model.safetensors")
+            m = ModernBertForSequenceClassification.from_pretrained(tmp, attn_implementation="eager").eval()
+            m.save_pretrained(tmp + "/resaved")
+            resaved = json.loads((Path(tmp) / "resaved" / "config.json").read_text())
+        return m, resaved
+
+    m_pub, resaved = load(published)
+    assert m_pub.config.layer_types == ref.layer_types and m_pub.config.rope_parameters == ref.rope_parameters
+    assert m_pub.config.sliding_window == ref.sliding_window == MODERNBERT_TINY["local_attention"] // 2
+    with torch.no_grad():
+        pub_logits = run_unpadded(m_pub, batch, "modernbert")["logits"]
+    assert torch.equal(pub_logits, logits32)
+    (out / "config-transformers5-resaved.json").write_text(json.dumps(resaved, indent=2, sort_keys=True) + "\n")
+    m_re, _ = load(resaved)
+    with torch.no_grad():
+        re_logits = run_unpadded(m_re, batch, "modernbert")["logits"]
+    assert torch.equal(re_logits, logits32)
+    return {
+        "config_spellings": {
+            "config.json": "what save_pretrained writes for a config built with layer_types and rope_parameters "
+                           "(transformers 5 keys only)",
+            "config-published-spelling.json": "config.json with layer_types/rope_parameters replaced by "
+                                              "global_attn_every_n_layers, global_rope_theta, local_rope_theta "
+                                              "(the spelling of answerdotai/ModernBERT-* checkpoints); nothing else differs",
+            "config-transformers5-resaved.json": "what transformers 5.24 writes when it loads "
+                                                 "config-published-spelling.json and saves it again: layer_types "
+                                                 "and rope_parameters added, global_rope_theta/local_rope_theta "
+                                                 "dropped, global_attn_every_n_layers kept (stale: transformers "
+                                                 "reads it only when layer_types is absent)",
+            "precedence_in_transformers": "layer_types wins over global_attn_every_n_layers (used only when "
+                                          "layer_types is null: layer i is full_attention iff i % n == 0, default n 3); "
+                                          "rope_parameters.<type>.rope_theta wins over global_rope_theta / "
+                                          "local_rope_theta (defaults 160000 and 10000)",
+            "logits_identical": "the three configs give bit-identical float32 logits (asserted)",
+            "loaded_float32_logits_vs_reference_max_abs": max_abs(logits32, logits64),
+        },
+    }
+
+
+def peft_default_modules_to_save() -> dict:
+    """What PEFT's SEQ_CLS default (modules_to_save=None) wraps in a ModernBERT classifier."""
+    from peft import LoraConfig, TaskType, get_peft_model
+    from peft.utils.other import ModulesToSaveWrapper
+
+    base = tiny_model("modernbert", 2, seed=0)
+    pm = get_peft_model(base, LoraConfig(task_type=TaskType.SEQ_CLS, r=LORA_R, lora_alpha=LORA_ALPHA,
+                                         target_modules=["Wqkv"], lora_dropout=0.0))
+    wrapped = sorted(n for n, m in pm.named_modules() if isinstance(m, ModulesToSaveWrapper))
+    trainable = [n for n, p in pm.named_parameters() if p.requires_grad and "lora_" not in n]
+    return {
+        "modules_to_save_after_peft": sorted(pm.peft_config["default"].modules_to_save),
+        "wrapped_modules": wrapped,
+        "trainable_non_lora": trainable,
+        "note": "PEFT (SEQ_CLS) adds ['classifier', 'score'] to modules_to_save and matches module names by "
+                "suffix: ModernBERT's `classifier` (Linear hidden->num_labels) is wrapped, its `head` "
+                "(dense -> act -> norm, pretrained in a masked-LM checkpoint) is not: it stays frozen at "
+                "the base checkpoint's values and is not in the adapter. This fixture uses that default, "
+                "as swift-lora does",
+    }
+
+
+def make_modernbert() -> None:
+    vocab = MODERNBERT_TINY["vocab_size"]
+    biases_on = {flag: True for flag in MODERNBERT_BIAS_FLAGS}
+    with modernbert_exact_float64():
+        encoder_fixture("tiny-modernbert", "modernbert", 3, seed=16,
+                        batch=make_batch("modernbert", 106, **MODERNBERT_BATCH, labels=[2, 0, 1, 2], vocab=vocab),
+                        model_kwargs=dict(classifier_pooling="cls", **biases_on), extra_meta=modernbert_checks)
+        encoder_fixture("tiny-modernbert-mean", "modernbert", 1, seed=17,
+                        batch=make_batch("modernbert", 107, **MODERNBERT_BATCH, labels=[0.5, 3.25, -1.0, 2.0],
+                                         vocab=vocab),
+                        model_kwargs=dict(classifier_pooling="mean"), extra_meta=modernbert_checks)
+        lora_fixture("peft-tiny-modernbert", "modernbert", seed=26, batch_seeds=[261, 262, 263],
+                     batch_specs=MODERNBERT_LORA_BATCH_SPECS, model_kwargs=dict(classifier_pooling="cls"),
+                     batch_vocab=vocab,
+                     extra_meta={"float64_reference_note": MODERNBERT_FLOAT64_NOTE,
+                                 "peft_default_modules_to_save": peft_default_modules_to_save()})
+
+
+# --------------------------------------------------------------------------------------
 
 GROUPS = {"adamw": make_adamw, "encoders": make_encoders, "minilm": make_minilm, "lora": make_lora,
-          "families": make_families}
+          "families": make_families, "modernbert": make_modernbert}
 
 
 def main(argv) -> None:

@@ -1,0 +1,12 @@
+// The CamemBERT family (`model_type` camembert): RoBERTa's architecture and names under its own model type and class.
+extension EncoderFamily {
+    /// `CamembertForSequenceClassification`: RoBERTa's body, positions and head with the same
+    /// tensor names (`roberta.encoder.layer.N…`); its SentencePiece Unigram tokenizer comes
+    /// from `tokenizer.json`. PEFT has no default targets for CamemBERT; ours are RoBERTa's,
+    /// `query` and `value`.
+    public static let camembert = EncoderFamily(
+        name: "camembert", modelTypes: ["camembert"], checkpointPrefix: "roberta.",
+        architecture: "CamembertForSequenceClassification", defaultPadTokenId: 1, configKeys: ConfigKeys(),
+        positions: .afterPadding, embeddings: bertEmbeddingNames, layerPrefix: "encoder.layer.", layer: bertLayerNames,
+        head: roberta.head, defaultTargets: [.query, .value])
+}

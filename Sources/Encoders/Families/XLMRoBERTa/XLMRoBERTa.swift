@@ -1,0 +1,12 @@
+// The XLM-RoBERTa family (`model_type` xlm-roberta): RoBERTa's architecture and names under its own model type and class.
+extension EncoderFamily {
+    /// `XLMRobertaForSequenceClassification`: RoBERTa's body, positions and head with the same
+    /// tensor names (`roberta.encoder.layer.N…`, `classifier.dense`, `classifier.out_proj`);
+    /// its SentencePiece Unigram tokenizer comes from `tokenizer.json`. PEFT's default targets:
+    /// `query`, `value`.
+    public static let xlmRoberta = EncoderFamily(
+        name: "xlm-roberta", modelTypes: ["xlm-roberta"], checkpointPrefix: "roberta.",
+        architecture: "XLMRobertaForSequenceClassification", defaultPadTokenId: 1, configKeys: ConfigKeys(),
+        positions: .afterPadding, embeddings: bertEmbeddingNames, layerPrefix: "encoder.layer.", layer: bertLayerNames,
+        head: roberta.head, defaultTargets: [.query, .value])
+}
