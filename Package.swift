@@ -28,7 +28,7 @@ let package = Package(
         .target(name: "DataFiles", dependencies: ["GLUE", "JSONText", "InputValidation"]),
         .target(name: "Profiling"),
         .target(name: "Study", dependencies: ["Profiling"]),
-        .target(name: "Encoders", dependencies: ["Tensors", "SafeTensors", "InputValidation"], swiftSettings: vectorFlags),
+        .target(name: "Encoders", dependencies: ["Tensors", "SafeTensors", "InputValidation", "JSONText"], swiftSettings: vectorFlags),
         .target(name: "Training", dependencies: ["Tensors", "SafeTensors", "Encoders", "GLUE", "Tokenizers", "InputValidation", "DataFiles"], swiftSettings: vectorFlags),
         .executableTarget(
             name: "lora",

@@ -110,7 +110,8 @@ extension EncoderModel {
         }
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         try SafeTensorsWriter.write(modelRecords(), metadata: ["format": "pt"], to: directory.appendingPathComponent("model.safetensors"))
-        try AtomicFile.write(JSONValue.encodeObject(config.exportJSON()), to: directory.appendingPathComponent("config.json"))
+        try AtomicFile.write(JSONValue.encodeObject(config.exportJSON(), decimalPaths: config.decimalPaths),
+                             to: directory.appendingPathComponent("config.json"))
     }
 
     /// Tokenizer files a Hugging Face model directory may hold.

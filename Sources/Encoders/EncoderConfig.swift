@@ -1,5 +1,6 @@
 import Foundation
 import InputValidation
+import JSONText
 
 /// A Hugging Face `config.json` of a known encoder family, with the fields the encoder needs.
 ///
@@ -51,6 +52,9 @@ public struct EncoderConfig: Sendable, Equatable, Decodable {
     public var labelNames: [String]?
     /// The raw JSON object, kept so that an exported model writes back every original key.
     public var rawJSON: [String: JSONValue]
+    /// Key paths of `rawJSON`'s numbers written with a fraction or exponent in the file
+    /// (`initializer_cutoff_factor: 2.0`): an exported config writes them as floats again.
+    public var decimalPaths: Set<[String]> = []
 
     /// A `config.json` key chosen at run time (the family decides the spelling).
     struct Key: CodingKey {
@@ -121,10 +125,11 @@ public struct EncoderConfig: Sendable, Equatable, Decodable {
         do { data = try Data(contentsOf: url) } catch {
             throw EncoderError.missingFile(path: url.path, hint: "a Hugging Face model directory needs config.json")
         }
-        let config: EncoderConfig
+        var config: EncoderConfig
         do { config = try JSONDecoder().decode(EncoderConfig.self, from: data) } catch {
             throw EncoderError.invalidConfig(path: url.path, reason: Self.describe(error))
         }
+        config.decimalPaths = (try? JSONParser.decimalNumberPaths([UInt8](data))) ?? []
         try config.validate(source: url.relativePath)
         return config
     }

@@ -38,6 +38,65 @@ public enum JSONValue: Sendable, Equatable, Codable {
         return [:]
     }
 
+    /// Pretty-printed (two-space indent), key-sorted JSON bytes of an object in which the
+    /// whole numbers at `decimalPaths` are written as floats (`2.0`) and other whole numbers as
+    /// integers; non-finite numbers are written as null.
+    public static func encodeObject(_ object: [String: JSONValue], decimalPaths: Set<[String]>) -> Data {
+        var out = ""
+        var path: [String] = []
+        func write(_ v: JSONValue, indent: String) {
+            switch v {
+            case .null: out += "null"
+            case let .bool(b): out += b ? "true" : "false"
+            case let .number(n):
+                if !n.isFinite { out += "null" } else if n == n.rounded(), abs(n) < 1e15 {
+                    out += decimalPaths.contains(path) ? "\(Int(n)).0" : "\(Int(n))"
+                } else { out += "\(n)" }
+            case let .string(s): out += quoted(s)
+            case let .array(a):
+                if a.isEmpty { out += "[]"; return }
+                out += "[\n"
+                for (i, item) in a.enumerated() {
+                    path.append(String(i))
+                    out += indent + "  "
+                    write(item, indent: indent + "  ")
+                    path.removeLast()
+                    out += i + 1 < a.count ? ",\n" : "\n"
+                }
+                out += indent + "]"
+            case let .object(o):
+                if o.isEmpty { out += "{}"; return }
+                out += "{\n"
+                let keys = o.keys.sorted()
+                for (i, key) in keys.enumerated() {
+                    path.append(key)
+                    out += indent + "  " + quoted(key) + ": "
+                    write(o[key]!, indent: indent + "  ")
+                    path.removeLast()
+                    out += i + 1 < keys.count ? ",\n" : "\n"
+                }
+                out += indent + "}"
+            }
+        }
+        func quoted(_ s: String) -> String {
+            var r = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": r += "\\\""
+                case "\\": r += "\\\\"
+                case "\n": r += "\\n"
+                case "\r": r += "\\r"
+                case "\t": r += "\\t"
+                default:
+                    if u.value < 0x20 { r += String(format: "\\u%04x", u.value) } else { r.unicodeScalars.append(u) }
+                }
+            }
+            return r + "\""
+        }
+        write(.object(object), indent: "")
+        return Data((out + "\n").utf8)
+    }
+
     /// Pretty-printed, key-sorted JSON bytes of an object.
     public static func encodeObject(_ object: [String: JSONValue]) throws -> Data {
         let enc = JSONEncoder()

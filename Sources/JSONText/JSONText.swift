@@ -48,6 +48,9 @@ public struct JSONParser {
     private let bytes: [UInt8]
     private var pos = 0
     private var depth = 0
+    /// The key path of the value being parsed, when `decimalNumberPaths` records them.
+    private var path: [String]? = nil
+    private var decimals: Set<[String]> = []
 
     /// Parses a whole document.
     public static func parse(_ bytes: [UInt8]) throws(JSONSyntaxError) -> JSONNode {
@@ -94,6 +97,18 @@ public struct JSONParser {
         p.skipWhitespace()
         if p.pos != bytes.count { throw p.error("unexpected text after the JSON value") }
         return entries
+    }
+
+    /// The key paths (object keys and array indices) of the numbers a document writes with a
+    /// fraction or an exponent (`2.0`, `1e-5`), so that a rewritten file can keep `2.0` a float
+    /// for readers that check types (transformers 5's strict configs).
+    public static func decimalNumberPaths(_ bytes: [UInt8]) throws(JSONSyntaxError) -> Set<[String]> {
+        var p = JSONParser(bytes: bytes)
+        p.path = []
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { p.pos = 3 }
+        p.skipWhitespace()
+        _ = try p.value()
+        return p.decimals
     }
 
     private init(bytes: [UInt8]) { self.bytes = bytes }
@@ -155,7 +170,9 @@ public struct JSONParser {
             guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else { throw error("expected ':'") }
             pos += 1
             skipWhitespace()
+            path?.append(key)
             result[key] = try value()
+            path?.removeLast()
             skipWhitespace()
             guard pos < bytes.count else { throw error("unexpected end of file in an object") }
             if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
@@ -173,7 +190,9 @@ public struct JSONParser {
         if pos < bytes.count, bytes[pos] == UInt8(ascii: "]") { pos += 1; return .array(result) }
         while true {
             skipWhitespace()
+            path?.append(String(result.count))
             result.append(try value())
+            path?.removeLast()
             skipWhitespace()
             guard pos < bytes.count else { throw error("unexpected end of file in an array") }
             if bytes[pos] == UInt8(ascii: ",") { pos += 1; continue }
@@ -184,6 +203,8 @@ public struct JSONParser {
 
     private mutating func number() throws(JSONSyntaxError) -> JSONNode {
         let start = pos
+        var decimal = false
+        defer { if decimal, let path { decimals.insert(path) } }
         if bytes[pos] == UInt8(ascii: "-") { pos += 1 }
         func digits(_ p: inout Int, _ b: [UInt8]) -> Int {
             let s = p
@@ -192,10 +213,12 @@ public struct JSONParser {
         }
         guard digits(&pos, bytes) > 0 else { throw error("invalid number", at: start) }
         if pos < bytes.count, bytes[pos] == UInt8(ascii: ".") {
+            decimal = true
             pos += 1
             guard digits(&pos, bytes) > 0 else { throw error("invalid number", at: start) }
         }
         if pos < bytes.count, bytes[pos] == UInt8(ascii: "e") || bytes[pos] == UInt8(ascii: "E") {
+            decimal = true
             pos += 1
             if pos < bytes.count, bytes[pos] == UInt8(ascii: "+") || bytes[pos] == UInt8(ascii: "-") { pos += 1 }
             guard digits(&pos, bytes) > 0 else { throw error("invalid number", at: start) }

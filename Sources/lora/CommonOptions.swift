@@ -15,7 +15,7 @@ struct LoRAOptions: ParsableArguments {
     @Option(help: "LoRA alpha; the update is scaled by alpha/r (alpha/sqrt(r) with --rslora).")
     var alpha: Float = 8
 
-    @Option(help: "Comma-separated LoRA targets: query, key, value, attention.output, intermediate, output (or a family's module paths). Default: the family's, PEFT's defaults where it has them (query,value for bert and roberta).")
+    @Option(help: "Comma-separated LoRA targets: query, key, value, attention.qkv, attention.output, intermediate, output, or a family's module paths or unique module names (q_lin, Wqkv, attn.Wo). Default: the family's: query,value for bert, roberta, xlm-roberta, camembert and electra (PEFT's defaults); q_lin,v_lin for distilbert and Wqkv for modernbert (PEFT has none for them).")
     var targets: String?
 
     @Option(help: "Dropout on the adapter input.")

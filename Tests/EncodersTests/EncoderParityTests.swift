@@ -74,6 +74,9 @@ final class EncoderParityTests: XCTestCase {
     /// DistilBERT: its names, no token types (the fixture's pair types must be ignored), no
     /// dropout after attention, the pre_classifier + ReLU head.
     func testTinyDistilbertFullFineTuningParity() throws { try checkFullFineTuningParity("tiny-distilbert") }
+    /// XLM-RoBERTa and CamemBERT: RoBERTa's body under their own model types and classes.
+    func testTinyXLMRobertaFullFineTuningParity() throws { try checkFullFineTuningParity("tiny-xlm-roberta") }
+    func testTinyCamembertFullFineTuningParity() throws { try checkFullFineTuningParity("tiny-camembert") }
     /// ModernBERT with every bias on, global layers 0 and 3, a window of 8 (|i − j| ≤ 4) in
     /// layers 1 and 2 over sequences up to 21 tokens, distinct RoPE bases, first-token pooling.
     func testTinyModernBertFullFineTuningParity() throws { try checkFullFineTuningParity("tiny-modernbert") }
@@ -119,6 +122,8 @@ final class EncoderParityTests: XCTestCase {
     func testTinyElectraLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-electra") }
     func testTinyDistilbertLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-distilbert") }
     func testTinyModernBertLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-modernbert") }
+    func testTinyXLMRobertaLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-xlm-roberta") }
+    func testTinyCamembertLoRAGradientsMatchPEFT() throws { try checkLoRAGradients("peft-tiny-camembert") }
 
     /// A batch of random ids with one-token sequences among others.
     func mixedLengthBatch(_ rng: inout RandomGenerator, lengths: [Int] = [1, 9, 4, 1, 17]) -> EncoderBatch {

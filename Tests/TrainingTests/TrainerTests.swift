@@ -46,6 +46,8 @@ final class PEFTTrainingParityTests: XCTestCase {
     func testDistilbertThreeAdamWStepsMatchPEFT() throws { try checkThreeSteps("peft-tiny-distilbert") }
     /// ModernBERT: one adapter on the fused `Wqkv`, the classifier trained, the pretrained head frozen.
     func testModernBertThreeAdamWStepsMatchPEFT() throws { try checkThreeSteps("peft-tiny-modernbert") }
+    func testXLMRobertaThreeAdamWStepsMatchPEFT() throws { try checkThreeSteps("peft-tiny-xlm-roberta") }
+    func testCamembertThreeAdamWStepsMatchPEFT() throws { try checkThreeSteps("peft-tiny-camembert") }
 
     /// The adapter PEFT saved after training loads here and holds PEFT's final weights.
     func testPEFTAdapterLoads() throws {
@@ -65,7 +67,7 @@ final class PEFTTrainingParityTests: XCTestCase {
 /// and LoRA trains exactly as many parameters as PEFT did.
 final class FamilyAdapterTests: XCTestCase {
     func testPEFTAdaptersOfEveryFamilyLoadAndCountAsPEFT() throws {
-        for name in ["peft-tiny-electra", "peft-tiny-distilbert", "peft-tiny-modernbert"] {
+        for name in ["peft-tiny-electra", "peft-tiny-distilbert", "peft-tiny-modernbert", "peft-tiny-xlm-roberta", "peft-tiny-camembert"] {
             let dir = TestPaths.fixture("lora/\(name)")
             let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("meta.json"))) as! [String: Any]
             let counted = try EncoderModel.load(directory: dir.appendingPathComponent("base"))
@@ -91,7 +93,7 @@ extension FamilyAdapterTests {
     /// names and values as the adapter PEFT saved, the same `target_modules`, and every module
     /// PEFT saved in `modules_to_save`.
     func testAdaptersWeWriteMatchWhatPEFTWrote() throws {
-        for name in ["peft-tiny-electra", "peft-tiny-distilbert", "peft-tiny-modernbert"] {
+        for name in ["peft-tiny-electra", "peft-tiny-distilbert", "peft-tiny-modernbert", "peft-tiny-xlm-roberta", "peft-tiny-camembert"] {
             let dir = TestPaths.fixture("lora/\(name)")
             let model = try EncoderModel.load(directory: dir.appendingPathComponent("base"))
             try PEFTAdapter.load(dir.appendingPathComponent("adapter_final"), into: model)

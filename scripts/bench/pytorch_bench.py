@@ -29,7 +29,8 @@ Python interpreter, torch and transformers themselves. One JSON object is printe
 Definitions (the same as Sources/lora/ModelBench.swift):
 - train step = zero_grad + forward + loss + backward + clip_grad_norm_(1.0) + AdamW step, in
   model.train() mode. LoRA = PEFT LoraConfig(SEQ_CLS, r=8, lora_alpha=8, lora_dropout=0,
-  target_modules=["query","value"]) (the classifier head is trained too, as PEFT does); full =
+  target_modules = the family's default on our side: query,value; q_lin,v_lin for DistilBERT,
+  Wqkv for ModernBERT) (the classifier head is trained too, as PEFT does); full =
   every parameter. AdamW groups as HF Trainer (no decay on biases and LayerNorm weights).
   `s_per_step` = median step time; `tokens_per_s` = sum of tokens / sum of step times over
   the timed steps; `gflops` = sum of FLOPs / sum of step times.
@@ -162,8 +163,10 @@ def build_model(args, config_kwargs, device, torch):
             args.model, attn_implementation=args.attn, **config_kwargs)
     if args.workload == "train" and args.method == "lora":
         from peft import LoraConfig, TaskType, get_peft_model
+        # The family's default targets on our side (PEFT has none for DistilBERT and ModernBERT).
+        targets = {"distilbert": ["q_lin", "v_lin"], "modernbert": ["Wqkv"]}.get(model.config.model_type, ["query", "value"])
         model = get_peft_model(model, LoraConfig(task_type=TaskType.SEQ_CLS, r=8, lora_alpha=8,
-                                                 lora_dropout=0.0, target_modules=["query", "value"]))
+                                                 lora_dropout=0.0, target_modules=targets))
     return model
 
 

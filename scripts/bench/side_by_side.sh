@@ -4,11 +4,13 @@
 #
 # Usage (from anywhere; default paths are relative to the repository root):
 #
-#   scripts/bench/side_by_side.sh [OURS_BIN [MINILM_DIR [ROBERTA_DIR]]] [options]
+#   scripts/bench/side_by_side.sh [OURS_BIN [MINILM_DIR [ROBERTA_DIR [MODERNBERT_DIR]]]] [options]
 #
 #   OURS_BIN      our binary                 (default .build/release/lora)
 #   MINILM_DIR    BERT model                 (default models/all-MiniLM-L6-v2; "none" skips it)
 #   ROBERTA_DIR   RoBERTa-base-shaped model  (default models/roberta-base-random; "none" skips it)
+#   MODERNBERT_DIR ModernBERT-base-shaped model (default models/modernbert-base-random, made by
+#                 scripts/reference/make_modernbert_base_random.py; "none" skips it)
 #
 # Options:
 #   --data DIR        GLUE directory (default ../shared/glue next to the repository)
@@ -45,6 +47,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OURS="$ROOT/.build/release/lora"
 MINILM="$ROOT/models/all-MiniLM-L6-v2"
 ROBERTA="$ROOT/models/roberta-base-random"
+MODERNBERT="$ROOT/models/modernbert-base-random"
 DATA="$(cd "$ROOT/.." && pwd)/shared/glue"
 export REPEAT=1
 TASKS=SST-2,MRPC DEV_STEPS=3 STEPS=5 WARMUP=2 THREADS=2 LATENCY_STEPS=20 LATENCY_WARMUP=5 PT_TRAIN_EXTRA="--fused-adamw"
@@ -79,7 +82,8 @@ done
 [ ${#positional[@]} -ge 1 ] && OURS=${positional[0]}
 [ ${#positional[@]} -ge 2 ] && MINILM=${positional[1]}
 [ ${#positional[@]} -ge 3 ] && ROBERTA=${positional[2]}
-[ ${#positional[@]} -ge 4 ] && die "too many arguments (OURS_BIN MINILM_DIR ROBERTA_DIR at most)"
+[ ${#positional[@]} -ge 4 ] && MODERNBERT=${positional[3]}
+[ ${#positional[@]} -ge 5 ] && die "too many arguments (OURS_BIN MINILM_DIR ROBERTA_DIR MODERNBERT_DIR at most)"
 
 BENCH="$ROOT/scripts/bench/pytorch_bench.py"
 [ -x "$PY" ] || die "Python not found: $PY (the reference venv, see scripts/reference/README.md; or pass --python)"
@@ -104,7 +108,7 @@ if [ "$PYTORCH_ONLY" = 0 ]; then
 fi
 
 models=()
-for pair in "minilm=$MINILM" "roberta=$ROBERTA"; do
+for pair in "minilm=$MINILM" "roberta=$ROBERTA" "modernbert=$MODERNBERT"; do
   name=${pair%%=*} dir=${pair#*=}
   [ "$dir" = none ] || [ -z "$dir" ] && continue
   if [ ! -f "$dir/config.json" ]; then

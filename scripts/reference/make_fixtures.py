@@ -50,6 +50,8 @@ from transformers import (  # noqa: E402
     AutoTokenizer,
     BertConfig,
     BertForSequenceClassification,
+    CamembertConfig,
+    CamembertForSequenceClassification,
     DistilBertConfig,
     DistilBertForSequenceClassification,
     ElectraConfig,
@@ -58,6 +60,8 @@ from transformers import (  # noqa: E402
     ModernBertForSequenceClassification,
     RobertaConfig,
     RobertaForSequenceClassification,
+    XLMRobertaConfig,
+    XLMRobertaForSequenceClassification,
 )
 
 transformers.logging.set_verbosity_error()
@@ -203,6 +207,13 @@ ELECTRA_EMBEDDING_SIZE = 24
 # its fixtures still carry BERT's pair types, which the model must ignore).
 BERT_LIKE = ("bert", "electra", "distilbert")
 TAKES_TYPES = ("bert", "electra")
+# Model types on RoBERTa's architecture (tensor names roberta.*, classifier.dense/out_proj, positions
+# after the padding id, pad id 1): each is built from its own config and *ForSequenceClassification class.
+ROBERTA_LIKE = {
+    "roberta": (RobertaConfig, RobertaForSequenceClassification),
+    "xlm-roberta": (XLMRobertaConfig, XLMRobertaForSequenceClassification),
+    "camembert": (CamembertConfig, CamembertForSequenceClassification),
+}
 
 # ModernBERT (see section (f)): its published ids are unk 50280, [CLS] 50281 (= bos), [SEP] 50282
 # (= eos), [PAD] 50283, [MASK] 50284; the tiny vocabulary keeps that order, shifted to 0.
@@ -258,12 +269,12 @@ def tiny_model(kind: str, num_labels: int, seed: int, **overrides):
                                initializer_range=0.02, pad_token_id=BERT_SPECIAL["pad"], num_labels=num_labels,
                                problem_type=problem, attn_implementation="eager")
         cls = DistilBertForSequenceClassification
-    else:
-        cfg = RobertaConfig(**TINY, type_vocab_size=1, pad_token_id=ROBERTA_SPECIAL["pad"],
-                            bos_token_id=ROBERTA_SPECIAL["bos"], eos_token_id=ROBERTA_SPECIAL["eos"],
-                            layer_norm_eps=1e-5, num_labels=num_labels, problem_type=problem,
-                            attn_implementation="eager")
-        cls = RobertaForSequenceClassification
+    else:  # roberta, xlm-roberta, camembert
+        config_cls, cls = ROBERTA_LIKE[kind]
+        cfg = config_cls(**TINY, type_vocab_size=1, pad_token_id=ROBERTA_SPECIAL["pad"],
+                         bos_token_id=ROBERTA_SPECIAL["bos"], eos_token_id=ROBERTA_SPECIAL["eos"],
+                         layer_norm_eps=1e-5, num_labels=num_labels, problem_type=problem,
+                         attn_implementation="eager")
     torch.manual_seed(seed)
     model = cls(cfg)
     randomize(model, seed)
@@ -528,8 +539,17 @@ def make_encoders() -> None:
                     batch=make_batch("roberta", 103, **ROBERTA_BATCH, labels=[0.5, 3.25, -1.0, 2.0]))
 
 
+def peft_default_targets(model_type: str) -> dict:
+    """PEFT's own default LoRA targets for a model_type (None where PEFT has none), recorded in meta.json."""
+    from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as mapping
+
+    targets = mapping.get(model_type)
+    return {"peft_default_target_modules": sorted(targets) if targets is not None else None}
+
+
 def make_families() -> None:
-    """Families beyond BERT and RoBERTa: ELECTRA (with embeddings_project) and DistilBERT."""
+    """Families beyond BERT and RoBERTa: ELECTRA (with embeddings_project) and DistilBERT; the
+    XLM-RoBERTa and CamemBERT model types on RoBERTa's architecture."""
     encoder_fixture("tiny-electra", "electra", 3, seed=14,
                     batch=make_batch("electra", 104, **BERT_BATCH, labels=[2, 0, 1, 2]))
     encoder_fixture("tiny-distilbert", "distilbert", 3, seed=15,
@@ -538,6 +558,18 @@ def make_families() -> None:
                  batch_specs=LORA_BATCH_SPECS["bert"])
     lora_fixture("peft-tiny-distilbert", "distilbert", seed=25, batch_seeds=[251, 252, 253],
                  batch_specs=LORA_BATCH_SPECS["bert"])
+    # PEFT's default targets for xlm-roberta are query, value (the ones passed); it has none for
+    # camembert. modules_to_save: PEFT's SEQ_CLS default (classifier), as the roberta fixtures.
+    assert peft_default_targets("xlm-roberta")["peft_default_target_modules"] == LORA_TARGETS
+    encoder_fixture("tiny-xlm-roberta", "xlm-roberta", 3, seed=18,
+                    batch=make_batch("xlm-roberta", 108, **ROBERTA_BATCH, labels=[2, 0, 1, 2]))
+    encoder_fixture("tiny-camembert", "camembert", 2, seed=19,
+                    batch=make_batch("camembert", 109, **ROBERTA_BATCH, labels=[0, 1, 1, 0]))
+    # Seeds chosen so that no gradient element is below 5e-7 (min_abs_grad_per_step; seed 27 had 7e-9).
+    lora_fixture("peft-tiny-xlm-roberta", "xlm-roberta", seed=36, batch_seeds=[361, 362, 363],
+                 batch_specs=LORA_BATCH_SPECS["roberta"], extra_meta=peft_default_targets("xlm-roberta"))
+    lora_fixture("peft-tiny-camembert", "camembert", seed=32, batch_seeds=[321, 322, 323],
+                 batch_specs=LORA_BATCH_SPECS["roberta"], extra_meta=peft_default_targets("camembert"))
 
 
 # --------------------------------------------------------------------------------------
@@ -633,8 +665,9 @@ def make_minilm() -> None:
 LORA_R, LORA_ALPHA = 4, 8
 LORA_TARGETS = ["query", "value"]
 # DistilBERT's attention projections are q_lin/k_lin/v_lin (PEFT has no default for it), and its
-# head's first Linear, pre_classifier, is trained and saved with the classifier (PEFT's default
-# modules_to_save would leave a freshly initialised pre_classifier frozen and unsaved).
+# head's first Linear, pre_classifier, is trained and saved with the classifier, named explicitly
+# (PEFT 0.21's default modules_to_save, ["classifier", "score"], happens to wrap pre_classifier too:
+# _set_trainable matches by bare suffix, "pre_classifier".endswith("classifier")).
 # ModernBERT's attention has one fused projection, Wqkv (PEFT has no default target for it); its
 # classification head is `head` (dense -> act -> norm, pretrained with the masked-LM objective)
 # then `classifier`: PEFT's SEQ_CLS default wraps only `classifier`, leaving `head` frozen, and
