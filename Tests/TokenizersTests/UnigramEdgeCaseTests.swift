@@ -47,12 +47,22 @@ final class UnigramEdgeCaseTests: XCTestCase {
     /// normalizers that remove leading spaces (which moves the text's original start).
     func testSentencePiecePrependFirst() throws { try check(variant: "tiny_spm_first") }
 
+    /// A synthetic model whose scores tie exactly ("a" + "b" == "ab") until serde_json's float
+    /// parser reads them: the Rust library splits "ab", so the port must read scores as it does.
+    func testScoresAreReadAsTheRustLibraryReadsThem() throws {
+        guard let dir = try UnigramFixtures.syntheticDirectory("serde_tie"), let cases = try UnigramFixtures.cases() else { return }
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let tokenizer = try loadTokenizer(directory: dir)
+        XCTAssertEqual(tokenizer.encode("ab").ids, [1, 2], "serde_json's scores make a + b beat ab")
+        assertEdgeCases(tokenizer, reference: "serde_tie", cases, minimumCases: 130)
+    }
+
     /// Every reference of the fixture has a test above.
     func testEveryReferenceIsTested() throws {
         let url = try XCTUnwrap(requireResource(UnigramFixtures.edgeCasesURL, hint: Hint.unigramFixtures))
         let header = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
         let names = Set((header?["tokenizers"] as? [String: Any] ?? [:]).keys)
         XCTAssertEqual(names, ["tiny_xlmr", "tiny_camembert", "tiny_spm", "tiny_camembert_bf", "tiny_xlmr_first",
-                               "tiny_xlmr_never", "tiny_xlmr_converter", "tiny_spm_first"])
+                               "tiny_xlmr_never", "tiny_xlmr_converter", "tiny_spm_first", "serde_tie"])
     }
 }

@@ -49,6 +49,17 @@ enum UnigramFixtures {
         return dir
     }
 
+    /// A temporary directory with a synthetic `tokenizer.json` of the fixture (under "synthetic").
+    static func syntheticDirectory(_ name: String, file: StaticString = #filePath, line: UInt = #line) throws -> URL? {
+        guard let url = requireResource(edgeCasesURL, hint: Hint.unigramFixtures, file: file, line: line) else { return nil }
+        let header = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
+        let json = try XCTUnwrap((header?["synthetic"] as? [String: Any])?[name], "synthetic \(name) in the fixture",
+                                 file: file, line: line)
+        let dir = try directory(with: [:])
+        try JSONSerialization.data(withJSONObject: json).write(to: dir.appendingPathComponent("tokenizer.json"))
+        return dir
+    }
+
     private struct BadPath: Error, CustomStringConvertible {
         var description: String
     }

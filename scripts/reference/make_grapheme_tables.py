@@ -16,7 +16,14 @@ version, e.g.
     /tmp/ucd17/bin/python scripts/reference/make_grapheme_tables.py [--crate-tables tables.rs]
 
 With `--crate-tables` (the crate's src/tables.rs), the script also checks every code point against
-the crate's own tables and stops on any difference. (For 1.13.2/1.13.3 it found none.)
+the crate's own tables and stops on any difference (for 1.13.2 it found none); with
+`--crate-testdata` (the crate's tests/testdata/mod.rs, Unicode's GraphemeBreakTest.txt), it checks
+that regex's `\X` splits every official test string as expected (all 766 do).
+
+It also writes Tests/Fixtures/tokenizers/grapheme_clusters.json: sequences of code points (every
+pair and triple of one representative per category, plus random sequences) with their cluster
+lengths as regex's `\X` (extended grapheme clusters of Unicode 17.0.0) finds them, for the Swift
+unit test of GraphemeClusters.
 
 Tables, as the crate builds them (scripts/unicode.py there):
   * graphemeCategories – sorted (first, last, category) ranges: Grapheme_Cluster_Break values, plus
@@ -29,6 +36,7 @@ Tables, as the crate builds them (scripts/unicode.py there):
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import sys
 from pathlib import Path
@@ -37,6 +45,7 @@ import regex
 
 REPO = Path(__file__).resolve().parents[2]
 OUT = REPO / "Sources" / "Tokenizers" / "GraphemeTables.swift"
+FIXTURE = REPO / "Tests" / "Fixtures" / "tokenizers" / "grapheme_clusters.json"
 REGEX_VERSION = "2026.7.19"
 
 # Order of the Swift enum (raw values), with the Swift case names: Any first.
@@ -120,9 +129,60 @@ def crate_tables(path: Path) -> tuple[dict[int, str], set[int], set[int]]:
     return cats, extends, linkers
 
 
+def check_official_tests(path: Path) -> int:
+    """regex's \\X against the crate's copy of GraphemeBreakTest.txt (extended clusters)."""
+    src = path.read_text(encoding="utf-8")
+
+    def unescape(t: str) -> str:
+        return re.sub(r"\\u\{([0-9a-f]+)\}", lambda m: chr(int(m.group(1), 16)), t)
+
+    same = src[src.index("pub const TEST_SAME") : src.index("pub const TEST_DIFF")]
+    diff = src[src.index("pub const TEST_DIFF") : src.index("pub const TEST_WORD")]
+    item = r'"((?:\\u\{[0-9a-f]+\})+)"'
+    count = 0
+    for pattern, text in [(r"\(" + item + r",\s*&\[([^\]]*)\]\)", same),
+                          (r"\(" + item + r",\s*&\[([^\]]*)\],\s*&\[([^\]]*)\]\)", diff)]:
+        for m in re.finditer(pattern, text):
+            s = unescape(m.group(1))
+            want = [unescape(x) for x in re.findall(item, m.group(2))]
+            if regex.findall(r"\X", s) != want:
+                sys.exit(f"regex \\X splits {[hex(ord(c)) for c in s]} unlike GraphemeBreakTest")
+            count += 1
+    return count
+
+
+def fixture_cases(cats: dict[int, str], extends: set[int], linkers: set[int]) -> list:
+    """Code point sequences over representatives of every category, with \\X's cluster lengths."""
+    import random
+
+    reps = {
+        "Any": [0x61, 0xE9, 0x4E2D], "CR": [0x0D], "LF": [0x0A], "Control": [0x07, 0x85, 0x200B],
+        "Extend": [0x301, 0xFE0F, 0x1F3FB, 0x93C], "ZWJ": [0x200D], "RegionalIndicator": [0x1F1EB, 0x1F1F7],
+        "Prepend": [0x600, 0x110BD], "SpacingMark": [0x903], "L": [0x1100], "V": [0x1161], "T": [0x11A8],
+        "LV": [0xAC00], "LVT": [0xAC01], "ExtendedPictographic": [0x1F600, 0x2764], "InCBConsonant": [0x915, 0x937],
+        "Linker": [0x94D, 0x9CD],
+    }
+    for name, cps in reps.items():
+        for cp in cps:
+            got = "Linker" if cp in linkers else cats.get(cp, "Any")
+            if got != name and not (name == "Linker" and cats.get(cp) == "Extend"):
+                sys.exit(f"representative U+{cp:04X} is {got}, not {name}")
+    one = [cps[0] for cps in reps.values()]
+    every = sorted({cp for cps in reps.values() for cp in cps})
+    seqs = [[a, b] for a in every for b in every] + [[a, b, c] for a in one for b in one for c in one]
+    rng = random.Random(29)
+    seqs += [[rng.choice(every) for _ in range(rng.randint(4, 12))] for _ in range(500)]
+    cases = []
+    for seq in seqs:
+        clusters = regex.findall(r"\X", "".join(map(chr, seq)))
+        cases.append([seq, [len(c) for c in clusters]])
+    return cases
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--crate-tables", type=Path, help="unicode-segmentation's src/tables.rs, to compare with")
+    parser.add_argument("--crate-testdata", type=Path, help="unicode-segmentation's tests/testdata/mod.rs")
     args = parser.parse_args()
     if regex.__version__ != REGEX_VERSION:
         sys.exit(f"regex {regex.__version__}: this script needs regex=={REGEX_VERSION} (Unicode 17.0.0)")
@@ -134,6 +194,15 @@ def main() -> None:
             sys.exit(f"differs from the crate: {len(diff)} categories (first {diff[:5]}), "
                      f"InCB=Extend {len(extends ^ c_extends)}, InCB=Linker {sorted(linkers ^ c_linkers)}")
         print("identical to", args.crate_tables)
+    if args.crate_testdata:
+        print(f"regex \\X passes the {check_official_tests(args.crate_testdata)} official test strings")
+    cases = fixture_cases(cats, extends, linkers)
+    FIXTURE.write_text(
+        '{\n "generator": "scripts/reference/make_grapheme_tables.py",\n'
+        f' "source": "regex {regex.__version__} \\\\X (extended grapheme clusters, Unicode 17.0.0)",\n'
+        ' "cases": [\n' + ",\n".join(json.dumps(c, separators=(",", ":")) for c in cases) + "\n ]\n}\n"
+    )
+    print(f"wrote {FIXTURE.relative_to(REPO)}: {len(cases)} sequences")
 
     by_cat: dict[str, list[int]] = {}
     for cp, cat in cats.items():

@@ -33,6 +33,10 @@ a SentencePiece `.model` file:
                      Metaspace(always, split=false), decoder Replace + ByteFallback + Fuse + Strip,
                      no special tokens in the template.
 
+A synthetic reference, serde_tie (its tokenizer.json is in `unigram_edge_cases.json` under
+"synthetic"): four pieces whose scores tie exactly ("a" + "b" == "ab") until serde_json reads them,
+which proves that the Swift port reads scores as the Rust library does (see below).
+
 Edge-case variants (each a few edits of one of the files above, listed in
 `unigram_edge_cases.json` under "variants" so that the Swift tests apply the same edits):
   * tiny_camembert_bf     – tiny-camembert with `model.byte_fallback` true (CamemBERT's special tokens
@@ -52,7 +56,9 @@ Outputs:
     tiny-spm), the length and 64-bit hash of the ids and type ids at max_length 512, in the
     format of glue_manifest.json / glue_hashes.bin (see make_tokenizer_fixtures.py);
   * unigram_edge_cases.json – full ids, type ids and decoded text of the edge cases of
-    make_tokenizer_fixtures.py plus Unigram-specific ones, for every reference and variant.
+    make_tokenizer_fixtures.py plus Unigram-specific ones, for every reference and variant;
+  * unigram_random.json – 2000 random texts drawn from RANDOM_POOL (grapheme-cluster and charsmap
+    stress), each with one hash of the encodings of all eight references.
 
 References: the Rust library (`tokenizers.Tokenizer.from_file` of the committed file, truncation
 `longest_first`). For every GLUE row and edge case the script also encodes with transformers
@@ -84,6 +90,7 @@ import sentencepiece as spm
 import tokenizers
 import transformers
 from tokenizers import Tokenizer
+from tokenizers.models import Unigram
 from transformers import CamembertTokenizer, XLMRobertaTokenizer
 from transformers.convert_slow_tokenizer import XLMRobertaConverter
 from transformers.tokenization_utils_tokenizers import TokenizersBackend
@@ -251,6 +258,18 @@ VARIANTS = {
 }
 
 
+# A synthetic Unigram model whose ids depend on how the scores are parsed: with the exact
+# scores, "a" + "b" ties "ab" (A + B == C in f64) and the earlier-starting "ab" wins; serde_json's
+# reading makes "a" "b" strictly better, so the Rust library (and the Swift port) split it.
+SERDE_TIE = {
+    "version": "1.0", "truncation": None, "padding": None, "added_tokens": [],
+    "normalizer": None, "pre_tokenizer": None, "post_processor": None, "decoder": None,
+    "model": {"type": "Unigram", "unk_id": 0, "byte_fallback": False, "vocab": [
+        ["<unk>", 0.0], ["a", -2.478006601333618], ["b", -10.321770668029785], ["ab", -12.799777269363403],
+    ]},
+}
+
+
 def _get_path(obj, path: str):
     """The part of a JSON value at a dotted path; numeric keys index lists."""
     node = obj
@@ -326,8 +345,49 @@ def unigram_edge_cases() -> list[dict]:
         ("u_trunc_pair_long", "word " * 80, "other " * 60, 50),
         ("u_trunc_unknown", "⟁ᚠ" * 40, "ꙮ" * 30, 20),
         ("u_trunc_small", "a b c d e f g", "h i j k", 5),
+        ("u_serde_tie", "ab", "aab abb", None),
     ]
     return [{"name": n, "text": t, "pair": p, "max_length": m} for n, t, p, m in cases]
+
+
+# Random texts: pieces chosen to stress grapheme clusters (combining marks, ZWJ sequences,
+# regional indicators, Hangul jamo, Indic conjuncts, prepend and spacing marks, CR LF), the
+# charsmaps, Metaspace ("▁" in the text), added tokens, byte fallback and unknown characters.
+RANDOM_POOL = list("abcxyzAZ019 .,'-") + [
+    "  ", "   ", "\t", "\n", "\r", "\r\n", "\u0000", "\u0007", "\u007f", "\u0085",
+    "é", "e", "\u0301", "\u0308", "\u0323", "\u0302", "Å", "ß", "ǅ", "ﬁ", "ﬀ", "Ａ", "ｶ", "ﾞ", "１", "①", "™", "½", "¨", "…",
+    "한", "각", "\u1100", "\u1161", "\u11a8", "\u1112", "ᄀ", "가",
+    "क", "ष", "\u094d", "\u093c", "\u093f", "\u0903", "\u200d", "\u200c", "ক", "\u09cd",
+    "😀", "👍", "🏽", "\ufe0f", "❤", "👨", "👩", "🇫", "🇷", "🇩", "🏳", "🌈", "\U000e0067", "\U000e007f",
+    "\u0600", "\U000110bd", "ا", "ש", "\u05b8", "ไ", "\u0e31", "ก", "日", "本", "𠀀", "\u3000", "\u00a0", "\u2003",
+    "\u200b", "\ufeff", "\u00ad", "▁", "<mask>", "<s>", "</s>", "<unk>", "<pad>", "<0x41>", "⟁", "ꙮ", "\ue000",
+    "Σ", "İ", "ı", "Ω", "Ж",
+]
+RANDOM_CASES = 2000
+
+
+def random_cases() -> list[tuple[str, str | None]]:
+    import random
+
+    rng = random.Random(SEED)
+    cases = []
+    for _ in range(RANDOM_CASES):
+        text = "".join(rng.choice(RANDOM_POOL) for _ in range(rng.randint(1, 25)))
+        pair = None
+        if rng.random() < 0.1:
+            pair = "".join(rng.choice(RANDOM_POOL) for _ in range(rng.randint(0, 8)))
+        cases.append((text, pair))
+    return cases
+
+
+def multi_hash(encodings) -> int:
+    """FNV-1a over 32-bit words of every reference's encoding in turn: ids, 0xFFFFFFFF, type ids,
+    0xFFFFFFFE."""
+    h = 0xCBF29CE484222325
+    for e in encodings:
+        for w in [*e.ids, 0xFFFFFFFF, *e.type_ids, 0xFFFFFFFE]:
+            h = ((h ^ (w & 0xFFFFFFFF)) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return h
 
 
 def configured(backend_json: str, max_length: int | None) -> Tokenizer:
@@ -343,13 +403,22 @@ def configured(backend_json: str, max_length: int | None) -> Tokenizer:
 class Reference:
     """One reference: the Rust tokenizer of a tokenizer.json text, and transformers beside it."""
 
-    def __init__(self, name: str, json_text: str, transformers_tok, exact_backend_json: str | None):
+    def __init__(self, name: str, json_text: str, transformers_tok):
         self.name = name
         self.json_text = json_text
         self.tok = transformers_tok
-        # A Rust tokenizer holding the exact (Python) scores, to explain score-parsing differences.
-        self.exact_json = exact_backend_json
         self.explained: list[str] = []
+        # The same tokenizer with the exact (Python) scores, to explain score-parsing differences.
+        data = json.loads(json_text)
+        model = data["model"]
+        exact = Tokenizer.from_str(json_text)
+        exact.model = Unigram([tuple(v) for v in model["vocab"]], model["unk_id"], model.get("byte_fallback", False))
+        self.exact_json = exact.to_str()  # (only for encoding below, never re-read for scores)
+        self.exact = exact
+        # Added tokens transformers has beyond the file's.
+        own = {t["content"] for t in data["added_tokens"]}
+        theirs = json.loads(transformers_tok.backend_tokenizer.to_str())["added_tokens"]
+        self.extra_tokens = sorted(t["content"] for t in theirs if t["content"] not in own)
 
     def check(self, where: str, text: str, pair, max_length, rust_ids: list[int]) -> list[int] | None:
         """Compares transformers with the Rust ids; returns transformers' ids when they differ."""
@@ -360,12 +429,24 @@ class Reference:
         if pair == "":
             self.explained.append(f"{where}: empty second sequence")
             return tf
-        if self.exact_json is not None:
-            exact = configured(self.exact_json, max_length)
-            e = exact.encode(text, pair) if pair is not None else exact.encode(text)
-            if e.ids == tf:
-                self.explained.append(f"{where}: score parsing (exact scores give transformers' ids)")
-                return tf
+        if max_length is None:
+            self.exact.no_truncation()
+        else:
+            self.exact.enable_truncation(max_length, strategy="longest_first")
+        e = self.exact.encode(text, pair) if pair is not None else self.exact.encode(text)
+        if e.ids == tf:
+            self.explained.append(f"{where}: score parsing (the exact scores give transformers' ids)")
+            return tf
+        backend = Tokenizer.from_str(self.tok.backend_tokenizer.to_str())
+        backend.no_padding()
+        if max_length is None:
+            backend.no_truncation()
+        else:
+            backend.enable_truncation(max_length, strategy="longest_first")
+        e = backend.encode(text, pair) if pair is not None else backend.encode(text)
+        if self.extra_tokens and e.ids == tf:
+            self.explained.append(f"{where}: transformers adds special tokens its tokenizer.json lacks: {self.extra_tokens}")
+            return tf
         raise SystemExit(f"{self.name} {where}: transformers and tokenizers differ:\n  {tf}\n  {rust_ids}")
 
 
@@ -416,14 +497,21 @@ def main() -> None:
         name = folder.replace("-", "_")
         tok = cls.from_pretrained(str(OUT / folder))
         # transformers' backend after loading (exact scores for the classes that rebuild the model).
-        references[name] = Reference(name, Tokenizer.from_file(str(OUT / folder / "tokenizer.json")).to_str(), tok,
-                                     tok.backend_tokenizer.to_str())
+        # The committed file's text itself: the Rust library parses its scores once, as the Swift port does.
+        references[name] = Reference(name, (OUT / folder / "tokenizer.json").read_text(encoding="utf-8"), tok)
     for name, data in variant_json.items():
         text = json.dumps(data, ensure_ascii=False)
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "tokenizer.json").write_text(text, encoding="utf-8")
             tok = TokenizersBackend.from_pretrained(tmp)
-        references[name] = Reference(name, Tokenizer.from_str(text).to_str(), tok, None)
+        references[name] = Reference(name, text, tok)
+
+    tie_text = json.dumps(SERDE_TIE)
+    a, b, ab = 1, 2, 3
+    tie = Reference("serde_tie", tie_text, TokenizersBackend(tokenizer_object=Tokenizer.from_str(tie_text)))
+    if Tokenizer.from_str(tie_text).encode("ab").ids != [a, b] or tie.exact.encode("ab").ids != [ab]:
+        raise SystemExit("serde_tie: the scores no longer decide the tie as documented")
+    references["serde_tie"] = tie
 
     # --- GLUE row hashes (the three committed files) ------------------------------------------
     sections = []
@@ -498,13 +586,36 @@ def main() -> None:
         "tokenizers": {
             **{f.replace("-", "_"): f"Tests/Fixtures/tokenizers/{f}/tokenizer.json" for f in files},
             **{name: f"{base} with the edits under variants" for name, (base, _) in VARIANTS.items()},
+            "serde_tie": "the tokenizer.json under synthetic (a tie that serde_json's float parsing decides)",
         },
         "variants": {name: {"base": base, "set": edits} for name, (base, edits) in VARIANTS.items()},
+        "synthetic": {"serde_tie": SERDE_TIE},
         "known_differences": sorted({n for r in references.values() for n in r.explained}),
     }
     text = json.dumps(header, ensure_ascii=True, indent=1)[:-2] + ',\n "cases": [\n'
     text += ",\n".join(json.dumps(c, ensure_ascii=True, separators=(",", ":")) for c in cases)
     (OUT / "unigram_edge_cases.json").write_text(text + "\n ]\n}\n")
+    # --- Random texts ----------------------------------------------------------------------
+    order = [name for name in references if name != "serde_tie"]
+    backends = {name: configured(ref.json_text, None) for name, ref in references.items()}
+    rows = []
+    for text, pair in random_cases():
+        encs = []
+        for name in order:
+            e = backends[name].encode(text, pair) if pair is not None else backends[name].encode(text)
+            references[name].check(f"random text {text!r}", text, pair, None, e.ids)
+            encs.append(e)
+        rows.append(json.dumps([text, pair, f"{multi_hash(encs):016x}"], ensure_ascii=False))
+    random_header = {
+        "generator": GENERATOR,
+        "versions": versions,
+        "references": order,
+        "hash": "fnv1a64 over uint32 words, for each reference in order: ids, 0xFFFFFFFF, type ids, 0xFFFFFFFE",
+        "cases": "[text, pair or null, hash as 16 hex digits]; no truncation",
+    }
+    text_out = json.dumps(random_header, ensure_ascii=False, indent=1)[:-2] + ',\n "rows": [\n' + ",\n".join(rows) + "\n ]\n}\n"
+    (OUT / "unigram_random.json").write_text(text_out, encoding="utf-8")
+
     for r in references.values():
         for note in r.explained:
             print(f"known difference, {r.name}: {note}")
