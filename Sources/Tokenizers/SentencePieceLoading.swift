@@ -133,8 +133,13 @@ func readSentencePieceNormalizer(_ n: JSONValue, file: TokenizerJSONFile) throws
             }
         case "Replace":
             guard let content = n["content"]?.string else { throw file.bad("normalizer Replace without content", at: "content") }
-            steps.append(.replace(try readReplacePattern(n["pattern"], file: file, what: "normalizer"),
-                                  content: content.unicodeScalars.map(\.value)))
+            let pattern = try readReplacePattern(n["pattern"], file: file, what: "normalizer")
+            let needle: [UInt32]
+            switch pattern {
+            case .literal(let text), .prefix(let text): needle = text.unicodeScalars.map(\.value)
+            case .spaceRuns, .outerSpaces: needle = []
+            }
+            steps.append(.replace(pattern, needle: needle, content: content.unicodeScalars.map(\.value)))
         case "Strip":
             guard let left = n["strip_left"]?.bool, let right = n["strip_right"]?.bool else {
                 throw file.bad("normalizer Strip needs strip_left and strip_right", at: "strip_left")

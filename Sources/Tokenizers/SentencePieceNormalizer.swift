@@ -3,7 +3,7 @@
 
 /// What a `Replace` normalizer matches: a string, or one of the few regular expressions that
 /// transformers' converters write (others are refused when loading).
-public enum ReplacePattern: Equatable, Sendable {
+enum ReplacePattern: Equatable, Sendable {
     /// `{"String": s}`: every occurrence of `s`, left to right.
     case literal(String)
     /// `{"Regex": " {2,}"}`: each run of two or more spaces (U+0020).
@@ -18,8 +18,9 @@ public enum ReplacePattern: Equatable, Sendable {
 enum NormalizerStep: Sendable {
     /// SentencePiece's charsmap, applied per grapheme cluster.
     case precompiled(PrecompiledCharsMap)
-    /// Replace matches of a pattern with `content`.
-    case replace(ReplacePattern, content: [UInt32])
+    /// Replace matches of a pattern with `content`; `needle` holds the scalars of a literal or
+    /// prefix pattern (computed once, not per text).
+    case replace(ReplacePattern, needle: [UInt32], content: [UInt32])
     /// Remove leading and/or trailing whitespace (Rust `char::is_whitespace`).
     case strip(left: Bool, right: Bool)
 }
@@ -62,8 +63,8 @@ struct SentencePieceNormalizer: Sendable {
                     switch step {
                     case .precompiled(let map):
                         return Self.precompiled(map, cur, org, into: &s, trackOrigins: trackOrigins)
-                    case .replace(let pattern, let content):
-                        return Self.replace(pattern, content, cur, org, into: &s, trackOrigins: trackOrigins)
+                    case .replace(let pattern, let needle, let content):
+                        return Self.replace(pattern, needle, content, cur, org, into: &s, trackOrigins: trackOrigins)
                     case .strip(let left, let right):
                         return Self.strip(left: left, right: right, cur, org, into: &s, trackOrigins: trackOrigins, basicPlane: bp)
                     }
@@ -183,7 +184,7 @@ struct SentencePieceNormalizer: Sendable {
 
     /// The Rust `NormalizedString::replace`: matches (left to right, not overlapping) become
     /// `content`, whose characters align with the last matched character.
-    private static func replace(_ pattern: ReplacePattern, _ content: [UInt32], _ input: UnsafeBufferPointer<UInt32>,
+    private static func replace(_ pattern: ReplacePattern, _ needle: [UInt32], _ content: [UInt32], _ input: UnsafeBufferPointer<UInt32>,
                                 _ origins: UnsafeBufferPointer<Int32>, into s: inout NormalizerScratch,
                                 trackOrigins: Bool) -> Bool {
         var copied = 0
@@ -200,8 +201,7 @@ struct SentencePieceNormalizer: Sendable {
         }
         let n = input.count
         switch pattern {
-        case .literal(let text):
-            let needle = text.unicodeScalars.map(\.value)
+        case .literal:
             guard !needle.isEmpty else { return false }
             var i = 0
             while i + needle.count <= n {
@@ -230,8 +230,7 @@ struct SentencePieceNormalizer: Sendable {
             var trail = n
             while trail > lead, input[trail - 1] == 0x20 { trail -= 1 }
             if trail < n { emit(match: trail, n) }
-        case .prefix(let text):
-            let needle = text.unicodeScalars.map(\.value)
+        case .prefix:
             if !needle.isEmpty, needle.count <= n, input.prefix(needle.count).elementsEqual(needle) {
                 emit(match: 0, needle.count)
             }

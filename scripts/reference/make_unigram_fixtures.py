@@ -60,18 +60,22 @@ Outputs:
   * unigram_random.json – 2000 random texts drawn from RANDOM_POOL (grapheme-cluster and charsmap
     stress), each with one hash of the encodings of all eight references.
 
-References: the Rust library (`tokenizers.Tokenizer.from_file` of the committed file, truncation
-`longest_first`). For every GLUE row and edge case the script also encodes with transformers
-(`<Class>.from_pretrained(<fixture folder>)`, `tok(a, b, truncation=True, max_length=L)`) and stops on
-a difference it cannot explain. Two are known and recorded (`transformers_ids` in the edge cases):
+References: the Rust library (`tokenizers.Tokenizer.from_str` of the committed file's text, or of a
+variant's, truncation `longest_first`). For every GLUE row, edge case and random text the script
+also encodes with transformers (`<Class>.from_pretrained(<fixture folder>)`, `tok(a, b,
+truncation=True, max_length=L)`) and stops on a difference it cannot explain. It accepts three
+kinds, each recorded (`transformers_ids` in the edge cases, `known_differences` in the header):
   1. transformers drops an empty second sequence (`tok("", "")`), as for the other tokenizers;
   2. score parsing: the Rust library reads `tokenizer.json` with serde_json's default float parser,
      which is not correctly rounded (about 1 score in 8 comes out 1 ulp off), while transformers'
      XLMRobertaTokenizer/CamembertTokenizer re-read the vocabulary with Python's json and rebuild the
-     model from exact floats. A Viterbi near-tie can then fall the other way. Such a difference is
-     accepted only when the transformers ids equal the ids of a Rust tokenizer built with the exact
-     scores (so the scores alone explain it). The Swift port follows the file-loading Rust library
-     (it emulates serde_json's parser); the script checks that emulation on every score.
+     model from exact floats, so a Viterbi near-tie can fall the other way; accepted only when a
+     Rust tokenizer holding the exact scores gives transformers' ids. (No GLUE row or case needed
+     it; the synthetic serde_tie model shows it.) The Swift port follows the file-loading Rust
+     library: it emulates serde_json's parser, which this script checks on every score;
+  3. transformers' tokenizer has added tokens its saved `tokenizer.json` lacks (CamembertTokenizer
+     adds `<s>NOTUSED`, `</s>NOTUSED`, `<unk>NOTUSED` as special tokens on loading); accepted only
+     when transformers' own backend gives its ids.
 """
 
 from __future__ import annotations
