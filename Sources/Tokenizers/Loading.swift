@@ -4,7 +4,8 @@ import JSONText
 /// Loads the tokenizer of a model directory.
 ///
 /// Looks, in this order, for
-/// 1. `tokenizer.json` (a Hugging Face fast-tokenizer file: WordPiece or byte-level BPE),
+/// 1. `tokenizer.json` (a Hugging Face fast-tokenizer file: WordPiece, byte-level BPE, or a
+///    SentencePiece Unigram model such as XLM-RoBERTa's and CamemBERT's),
 /// 2. `vocab.txt` (BERT WordPiece; options from `tokenizer_config.json` when present:
 ///    `do_lower_case` (default true), `strip_accents`, `tokenize_chinese_chars`, token names),
 /// 3. `vocab.json` + `merges.txt` (byte-level BPE: RoBERTa when the vocabulary has `<s>` and

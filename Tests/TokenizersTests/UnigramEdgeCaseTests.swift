@@ -4,7 +4,7 @@ import Tokenizers
 import XCTest
 
 /// SentencePiece Unigram tokenizers (XLM-R, CamemBERT, transformers' generic SentencePiece
-/// conversion, and five variants) against full ids, type ids and decoded text from the Rust
+/// conversion, six variants and a synthetic model) against full ids, type ids and decoded text from the Rust
 /// library, on the shared edge cases plus Unigram-specific ones (NFKC-sensitive characters,
 /// emoji sequences, Hangul jamo, Indic conjuncts, characters outside the vocabulary, "▁" and
 /// `<0xXX>` written in the text, special tokens inside text, long unknown runs, truncation).
@@ -36,6 +36,9 @@ final class UnigramEdgeCaseTests: XCTestCase {
     /// Metaspace prepend_scheme "first" after WhitespaceSplit.
     func testXLMRPrependFirst() throws { try check(variant: "tiny_xlmr_first") }
 
+    /// Added tokens: normalized ones matched in the normalized text, single_word, lstrip/rstrip.
+    func testXLMRWithAddedTokens() throws { try check(variant: "tiny_xlmr_added") }
+
     /// Metaspace prepend_scheme "never".
     func testXLMRPrependNever() throws { try check(variant: "tiny_xlmr_never") }
 
@@ -63,6 +66,6 @@ final class UnigramEdgeCaseTests: XCTestCase {
         let header = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
         let names = Set((header?["tokenizers"] as? [String: Any] ?? [:]).keys)
         XCTAssertEqual(names, ["tiny_xlmr", "tiny_camembert", "tiny_spm", "tiny_camembert_bf", "tiny_xlmr_first",
-                               "tiny_xlmr_never", "tiny_xlmr_converter", "tiny_spm_first", "serde_tie"])
+                               "tiny_xlmr_never", "tiny_xlmr_converter", "tiny_xlmr_added", "tiny_spm_first", "serde_tie"])
     }
 }

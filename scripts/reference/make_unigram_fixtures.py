@@ -43,6 +43,9 @@ Edge-case variants (each a few edits of one of the files above, listed in
                             and pre-tokenizer with byte fallback);
   * tiny_xlmr_first       – tiny-xlmr with Metaspace `prepend_scheme` "first";
   * tiny_xlmr_never       – tiny-xlmr with Metaspace `prepend_scheme` "never";
+  * tiny_xlmr_added       – tiny-xlmr plus added tokens: normalized "ZzTok" and "ﬁx" (matched in the
+                            normalized text, so "fix" matches too), single_word "<ent>", special "[xx]"
+                            with lstrip and rstrip;
   * tiny_xlmr_converter   – tiny-xlmr with the normalizer, pre-tokenizer and decoder that
                             `convert_slow_tokenizer`'s XLMRobertaConverter builds (Precompiled, Strip
                             right, Replace ` {2,}` → "▁"; Metaspace alone); checked equal here;
@@ -58,7 +61,7 @@ Outputs:
   * unigram_edge_cases.json – full ids, type ids and decoded text of the edge cases of
     make_tokenizer_fixtures.py plus Unigram-specific ones, for every reference and variant;
   * unigram_random.json – 2000 random texts drawn from RANDOM_POOL (grapheme-cluster and charsmap
-    stress), each with one hash of the encodings of all eight references.
+    stress), each with one hash of the encodings of all nine references.
 
 References: the Rust library (`tokenizers.Tokenizer.from_str` of the committed file's text, or of a
 variant's, truncation `longest_first`). For every GLUE row, edge case and random text the script
@@ -248,6 +251,21 @@ VARIANTS = {
             "decoder": {"type": "Metaspace", "replacement": "\u2581", "prepend_scheme": "always", "split": True},
         },
     ),
+    "tiny_xlmr_added": (
+        "tiny-xlmr",
+        {
+            "added_tokens": [f"@base.added_tokens.{i}" for i in range(5)] + [
+                {"id": 1502, "content": "ZzTok", "single_word": False, "lstrip": False, "rstrip": False,
+                 "normalized": True, "special": False},
+                {"id": 1503, "content": "\ufb01x", "single_word": False, "lstrip": False, "rstrip": False,
+                 "normalized": True, "special": False},
+                {"id": 1504, "content": "<ent>", "single_word": True, "lstrip": False, "rstrip": False,
+                 "normalized": False, "special": False},
+                {"id": 1505, "content": "[xx]", "single_word": False, "lstrip": True, "rstrip": True,
+                 "normalized": False, "special": True},
+            ],
+        },
+    ),
     "tiny_spm_first": (
         "tiny-spm",
         {
@@ -350,6 +368,7 @@ def unigram_edge_cases() -> list[dict]:
         ("u_trunc_unknown", "⟁ᚠ" * 40, "ꙮ" * 30, 20),
         ("u_trunc_small", "a b c d e f g", "h i j k", 5),
         ("u_serde_tie", "ab", "aab abb", None),
+        ("u_added_normalized", "ﬁx fix ﬁxing prefix ZzTok zztok <ent> x<ent> <ent>s  [xx]  y [xx]", "fix[xx]ﬁx", None),
     ]
     return [{"name": n, "text": t, "pair": p, "max_length": m} for n, t, p, m in cases]
 
