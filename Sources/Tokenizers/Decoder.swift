@@ -9,11 +9,18 @@ public enum TokenDecoder: Equatable, Sendable {
     case byteLevel
     /// No decoder: tokens joined with spaces.
     case spaceSeparated
+    /// SentencePiece decoders (`Metaspace`, or a `Sequence` of Replace, ByteFallback, Fuse,
+    /// Strip, Metaspace): each step rewrites the list of tokens, which are then joined.
+    case steps([DecoderStep])
 
     func decode(_ tokens: [String]) -> String {
         switch self {
         case .spaceSeparated:
             return tokens.joined(separator: " ")
+        case .steps(let steps):
+            var t = tokens
+            for step in steps { t = step.apply(t) }
+            return t.joined()
         case .wordPiece(let prefix, let cleanup):
             var out = ""
             for (i, token) in tokens.enumerated() {

@@ -4,7 +4,8 @@ import JSONText
 /// Loads the tokenizer of a model directory.
 ///
 /// Looks, in this order, for
-/// 1. `tokenizer.json` (a Hugging Face fast-tokenizer file: WordPiece or byte-level BPE),
+/// 1. `tokenizer.json` (a Hugging Face fast-tokenizer file: WordPiece, byte-level BPE, or a
+///    SentencePiece Unigram model such as XLM-RoBERTa's and CamemBERT's),
 /// 2. `vocab.txt` (BERT WordPiece; options from `tokenizer_config.json` when present:
 ///    `do_lower_case` (default true), `strip_accents`, `tokenize_chinese_chars`, token names),
 /// 3. `vocab.json` + `merges.txt` (byte-level BPE: RoBERTa when the vocabulary has `<s>` and
@@ -198,7 +199,7 @@ extension Tokenizer {
                                             handleChineseChars: config.handleChineseChars ?? true,
                                             stripAccents: config.stripAccents, lowercase: lowercase)
         let model = WordPieceModel(vocabulary: vocabulary, unknownId: unk, maxInputCharsPerWord: 100, prefix: "##")
-        self.init(normalizer: options, preTokenizer: .bert, model: .wordPiece(model), vocabulary: vocabulary,
+        self.init(normalizer: .bert(BertNormalizer(options: options)), preTokenizer: .bert, model: .wordPiece(model), vocabulary: vocabulary,
                   addedTokens: added, postProcessor: .bert(cls: cls, sep: sep),
                   decoder: .wordPiece(prefix: "##", cleanup: true), roles: names)
     }
@@ -324,18 +325,30 @@ extension Tokenizer {
             .malformed(path: path, line: lineOfKey(key, in: bytes), column: 0, reason: reason)
         }
 
+        let file = TokenizerJSONFile(path: path, bytes: bytes)
+
         // Model.
         guard let modelJSON = root["model"], case .object = modelJSON else { throw bad("no \"model\" object", at: "model") }
-        guard let vocabJSON = modelJSON["vocab"]?.object else { throw bad("no model.vocab object", at: "vocab") }
-        var vocabulary = ByteKeyMap(capacity: vocabJSON.count)
-        for (token, value) in vocabJSON {
-            guard let id = value.int, id >= 0, id < Int(Int32.max) else {
-                throw bad("model.vocab: the id of \(token.debugDescription) is not a non-negative integer", at: token)
+        let modelType = modelJSON["type"]?.string
+            ?? (modelJSON["merges"] != nil ? "BPE" : modelJSON["vocab"]?.array != nil ? "Unigram" : "WordPiece")
+        var vocabulary: ByteKeyMap
+        var unkName = modelJSON["unk_token"]?.string
+        var unigram: (model: UnigramModel, pieces: [String])? = nil
+        if modelType == "Unigram" {
+            let u = try readUnigramModel(modelJSON, file: file)
+            unigram = u
+            vocabulary = u.0.vocabulary
+            unkName = u.1[Int(u.0.unknownId)]
+        } else {
+            guard let vocabJSON = modelJSON["vocab"]?.object else { throw bad("no model.vocab object", at: "vocab") }
+            vocabulary = ByteKeyMap(capacity: vocabJSON.count)
+            for (token, value) in vocabJSON {
+                guard let id = value.int, id >= 0, id < Int(Int32.max) else {
+                    throw bad("model.vocab: the id of \(token.debugDescription) is not a non-negative integer", at: token)
+                }
+                vocabulary.insert(Array(token.utf8), payload: Int32(id))
             }
-            vocabulary.insert(Array(token.utf8), payload: Int32(id))
         }
-        let modelType = modelJSON["type"]?.string ?? (modelJSON["merges"] != nil ? "BPE" : "WordPiece")
-        let unkName = modelJSON["unk_token"]?.string
 
         // Added tokens.
         var added: [AddedToken] = []
@@ -349,15 +362,16 @@ extension Tokenizer {
         }
 
         // Normalizer.
-        var normalizer: BertNormalizerOptions? = nil
+        var normalizer: TextNormalizer? = nil
         if let n = root["normalizer"], !n.isNull {
-            guard n["type"]?.string == "BertNormalizer" else {
-                throw .unsupported(path: path, feature: "normalizer \(n["type"]?.string ?? "?") (only BertNormalizer)")
+            if n["type"]?.string == "BertNormalizer" {
+                let lowercase = n["lowercase"]?.bool ?? true
+                normalizer = .bert(BertNormalizer(options: BertNormalizerOptions(
+                    cleanText: n["clean_text"]?.bool ?? true, handleChineseChars: n["handle_chinese_chars"]?.bool ?? true,
+                    stripAccents: n["strip_accents"]?.bool, lowercase: lowercase)))
+            } else {
+                normalizer = .sentencePiece(try readSentencePieceNormalizer(n, file: file))
             }
-            let lowercase = n["lowercase"]?.bool ?? true
-            normalizer = BertNormalizerOptions(cleanText: n["clean_text"]?.bool ?? true,
-                                               handleChineseChars: n["handle_chinese_chars"]?.bool ?? true,
-                                               stripAccents: n["strip_accents"]?.bool, lowercase: lowercase)
         }
 
         // Pre-tokenizer.
@@ -369,8 +383,21 @@ extension Tokenizer {
             case "ByteLevel":
                 preTokenizer = .byteLevel(addPrefixSpace: p["add_prefix_space"]?.bool ?? true,
                                           useRegex: p["use_regex"]?.bool ?? true)
+            case "Metaspace", "Sequence":
+                preTokenizer = .metaspace(try readMetaspacePreTokenizer(p, file: file))
             case let other:
-                throw .unsupported(path: path, feature: "pre_tokenizer \(other ?? "?") (only BertPreTokenizer and ByteLevel)")
+                throw .unsupported(path: path, feature: "pre_tokenizer \(other ?? "?") (supported: BertPreTokenizer, ByteLevel, Metaspace, Sequence of [WhitespaceSplit,] Metaspace)")
+            }
+        }
+        if case .metaspace(let m) = preTokenizer {
+            switch normalizer {
+            case nil:
+                // One code path for SentencePiece splits: an empty step list normalizes nothing.
+                normalizer = .sentencePiece(SentencePieceNormalizer(steps: []))
+            case .bert where m.prependScheme == .first:
+                throw .unsupported(path: path, feature: "Metaspace prepend_scheme \"first\" after BertNormalizer")
+            default:
+                break
             }
         }
 
@@ -414,8 +441,12 @@ extension Tokenizer {
             }
             model = .bytePair(BytePairModel(vocabulary: vocabulary, merges: table, byteIds: byteLevelIds(vocabulary),
                                             unknownId: unk, ignoreMerges: modelJSON["ignore_merges"]?.bool ?? false))
+        case "Unigram":
+            if case .byteLevel = preTokenizer { throw .unsupported(path: path, feature: "Unigram with the ByteLevel pre-tokenizer") }
+            guard let unigram else { throw bad("no Unigram vocabulary", at: "vocab") }
+            model = .unigram(unigram.model)
         default:
-            throw .unsupported(path: path, feature: "model \(modelType) (only WordPiece and BPE)")
+            throw .unsupported(path: path, feature: "model \(modelType) (supported: WordPiece, BPE, Unigram)")
         }
 
         // Post-processor.
@@ -478,7 +509,11 @@ extension Tokenizer {
             switch d["type"]?.string {
             case "WordPiece": decoder = .wordPiece(prefix: d["prefix"]?.string ?? "##", cleanup: d["cleanup"]?.bool ?? true)
             case "ByteLevel": decoder = .byteLevel
-            case let other: throw .unsupported(path: path, feature: "decoder \(other ?? "?")")
+            case let other:
+                guard let steps = try readDecoderSteps(d, file: file) else {
+                    throw .unsupported(path: path, feature: "decoder \(other ?? "?")")
+                }
+                decoder = .steps(steps)
             }
         }
 
@@ -492,6 +527,6 @@ extension Tokenizer {
         names.cls = names.cls ?? present(["[CLS]", "<s>"])
         names.sep = names.sep ?? present(["[SEP]", "</s>"])
         self.init(normalizer: normalizer, preTokenizer: preTokenizer, model: model, vocabulary: vocabulary,
-                  addedTokens: added, postProcessor: post, decoder: decoder, roles: names)
+                  pieces: unigram?.pieces, addedTokens: added, postProcessor: post, decoder: decoder, roles: names)
     }
 }

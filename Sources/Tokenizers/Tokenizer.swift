@@ -11,12 +11,29 @@ public enum PreTokenizerKind: Equatable, Sendable {
     ///   - addPrefixSpace: prepend a space to text that does not start with one.
     ///   - useRegex: split with the GPT-2 pattern (else the text is one word).
     case byteLevel(addPrefixSpace: Bool, useRegex: Bool)
+    /// SentencePiece: `Metaspace` (alone, or after `WhitespaceSplit`).
+    case metaspace(MetaspaceOptions)
 }
 
 /// The model that maps a word to ids.
 enum TokenModel: Sendable {
     case wordPiece(WordPieceModel)
     case bytePair(BytePairModel)
+    case unigram(UnigramModel)
+}
+
+/// The normalizer stage: BERT's, or a SentencePiece-style sequence.
+enum TextNormalizer: Sendable {
+    case bert(BertNormalizer)
+    case sentencePiece(SentencePieceNormalizer)
+
+    /// Normalizes a whole string (for added tokens marked `normalized`).
+    func normalize(_ text: String) -> [UInt32] {
+        switch self {
+        case .bert(let n): return n.normalize(text)
+        case .sentencePiece(let n): return n.normalize(text)
+        }
+    }
 }
 
 /// Reusable buffers of one encoding thread.
@@ -27,13 +44,17 @@ struct EncodeScratch {
     var wordBytes: [UInt8] = []
     var bounds: [Int32] = []
     var bpe = BPEScratch()
+    var origins: [Int32] = []
+    var pieceBytes: [UInt8] = []
+    var normalizer = NormalizerScratch()
+    var unigram = UnigramScratch()
     /// Private BPE cache of a batch worker; nil uses the tokenizer's shared, locked cache.
     var cache: WordCache? = nil
 }
 
-/// A WordPiece (BERT) or byte-level BPE (RoBERTa, GPT-2) tokenizer, mirroring the stages of
-/// the Rust `tokenizers` library: added tokens, normalizer, pre-tokenizer, model,
-/// post-processor, decoder.
+/// A WordPiece (BERT), byte-level BPE (RoBERTa, GPT-2) or SentencePiece Unigram (XLM-RoBERTa,
+/// CamemBERT) tokenizer, mirroring the stages of the Rust `tokenizers` library: added tokens,
+/// normalizer, pre-tokenizer, model, post-processor, decoder.
 ///
 /// Build one with ``loadTokenizer(directory:)`` (or the `Tokenizer.init` loaders). It is
 /// immutable and `Sendable`: share one instance between threads.
@@ -44,7 +65,8 @@ struct EncodeScratch {
 /// // e.ids: [101, 1037, 6251, 1012, 102, 2178, 2028, 1012, 102]
 /// ```
 public struct Tokenizer: TextTokenizer {
-    /// BertNormalizer options, or nil when the text is not normalized (byte-level BPE).
+    /// BertNormalizer options, or nil when the text is not normalized by BertNormalizer
+    /// (byte-level BPE; SentencePiece tokenizers, whose normalizer is a sequence of steps).
     public let normalizerOptions: BertNormalizerOptions?
     /// The pre-tokenizer.
     public let preTokenizer: PreTokenizerKind
@@ -68,8 +90,10 @@ public struct Tokenizer: TextTokenizer {
     /// Id of `[MASK]` / `<mask>`, if present.
     public let maskTokenId: Int32?
 
-    let normalizer: BertNormalizer?
+    let normalizer: TextNormalizer?
     let model: TokenModel
+    /// Whether the normalizer must keep original offsets (Metaspace's "first" scheme reads them).
+    let tracksOrigins: Bool
     let rawSplitter: AddedTokenSplitter<UInt8>
     let normalizedSplitter: AddedTokenSplitter<UInt32>
     /// Token text of each id (nil for ids no token has).
@@ -86,25 +110,32 @@ public struct Tokenizer: TextTokenizer {
         var mask: String?
     }
 
-    init(normalizer: BertNormalizerOptions?, preTokenizer: PreTokenizerKind, model: TokenModel,
-         vocabulary: ByteKeyMap, addedTokens: [AddedToken], postProcessor: PostProcessor,
+    /// - Parameter pieces: the token text of each model id, when the vocabulary map cannot tell
+    ///   (a Unigram vocabulary may list a piece twice; the map keeps its last id only).
+    init(normalizer: TextNormalizer?, preTokenizer: PreTokenizerKind, model: TokenModel,
+         vocabulary: ByteKeyMap, pieces: [String]? = nil, addedTokens: [AddedToken], postProcessor: PostProcessor,
          decoder: TokenDecoder, roles: Roles) {
-        self.normalizerOptions = normalizer
-        self.normalizer = normalizer.map(BertNormalizer.init(options:))
+        if case .bert(let b) = normalizer { self.normalizerOptions = b.options } else { self.normalizerOptions = nil }
+        self.normalizer = normalizer
+        if case .metaspace(let m) = preTokenizer { tracksOrigins = m.prependScheme == .first } else { tracksOrigins = false }
         self.preTokenizer = preTokenizer
         self.model = model
         self.postProcessor = postProcessor
         self.decoder = decoder
         self.addedTokens = addedTokens
 
-        var size = 0
+        var size = pieces?.count ?? 0
         vocabulary.forEach { _, id in size = max(size, Int(id) + 1) }
         for t in addedTokens { size = max(size, Int(t.id) + 1) }
         var tokens = [String?](repeating: nil, count: size)
-        vocabulary.forEach { key, id in tokens[Int(id)] = String(decoding: key, as: UTF8.self) }
+        if let pieces {
+            for (i, p) in pieces.enumerated() { tokens[i] = p }
+        } else {
+            vocabulary.forEach { key, id in tokens[Int(id)] = String(decoding: key, as: UTF8.self) }
+        }
         var isSpecial = [Bool](repeating: false, count: size)
         var byContent: [String: Int32] = [:]
-        let normalizerForTokens = normalizer.map(BertNormalizer.init(options:))
+        let normalizerForTokens = normalizer
         for t in addedTokens {
             // As in the Rust library, a `normalized` token decodes as its normalized text.
             if t.normalized, let n = normalizerForTokens {
@@ -198,7 +229,7 @@ public struct Tokenizer: TextTokenizer {
         t.withUTF8 { raw in
             CharClass.basicPlane.withUnsafeBufferPointer { bp in
                 if rawSplitter.isEmpty {
-                    appendSegment(raw, to: &ids, scratch: &s, basicPlane: bp)
+                    appendSegment(raw, segmentStart: 0, to: &ids, scratch: &s, basicPlane: bp)
                     return
                 }
                 rawSplitter.split(
@@ -214,7 +245,9 @@ public struct Tokenizer: TextTokenizer {
                     emit: { piece in
                         switch piece {
                         case .token(let id): ids.append(id)
-                        case .text(let r): appendSegment(UnsafeBufferPointer(rebasing: raw[r]), to: &ids, scratch: &s, basicPlane: bp)
+                        case .text(let r):
+                            appendSegment(UnsafeBufferPointer(rebasing: raw[r]), segmentStart: r.lowerBound, to: &ids,
+                                          scratch: &s, basicPlane: bp)
                         }
                     })
             }
@@ -225,10 +258,14 @@ public struct Tokenizer: TextTokenizer {
         v == 0x5F || !CharClass.of(v, basicPlane: bp).isDisjoint(with: [.letter, .number])
     }
 
-    /// One stretch of raw text between added tokens.
-    private func appendSegment(_ segment: UnsafeBufferPointer<UInt8>, to ids: inout [Int32],
+    /// One stretch of raw text between added tokens, starting at byte `segmentStart` of the text.
+    private func appendSegment(_ segment: UnsafeBufferPointer<UInt8>, segmentStart: Int, to ids: inout [Int32],
                                scratch s: inout EncodeScratch, basicPlane bp: UnsafeBufferPointer<UInt8>) {
-        if let normalizer {
+        if case .sentencePiece(let n) = normalizer {
+            appendSentencePieceSegment(segment, segmentStart: segmentStart, normalizer: n, to: &ids, scratch: &s, basicPlane: bp)
+            return
+        }
+        if case .bert(let normalizer) = normalizer {
             var normalized: [UInt32] = []
             swap(&normalized, &s.normalized)
             defer { swap(&normalized, &s.normalized) }
@@ -277,6 +314,10 @@ public struct Tokenizer: TextTokenizer {
         switch preTokenizer {
         case .wholeText:
             if !scalars.isEmpty { appendWord(scalars, to: &ids, scratch: &s) }
+        case .metaspace(let options):
+            if !scalars.isEmpty {
+                appendMetaspace(scalars, origins: nil, segmentStart: 0, options: options, to: &ids, scratch: &s, basicPlane: bp)
+            }
         case .byteLevel:
             var bytes: [UInt8] = []
             swap(&bytes, &s.bytes)
@@ -321,6 +362,91 @@ public struct Tokenizer: TextTokenizer {
             bytes.removeAll(keepingCapacity: true)
             for v in word { appendUTF8(v, to: &bytes) }
             bytes.withUnsafeBufferPointer { m.tokenize($0, into: &ids, scratch: &s.bpe, cache: &s.cache) }
+        case .unigram(let m):
+            var bytes: [UInt8] = []
+            swap(&bytes, &s.wordBytes)
+            defer { swap(&bytes, &s.wordBytes) }
+            bytes.removeAll(keepingCapacity: true)
+            for v in word { appendUTF8(v, to: &bytes) }
+            bytes.withUnsafeBufferPointer { m.tokenize($0, into: &ids, scratch: &s.unigram) }
+        }
+    }
+
+    /// Runs the model on one word given as UTF-8 (a Metaspace piece).
+    private func appendWordBytes(_ word: UnsafeBufferPointer<UInt8>, to ids: inout [Int32], scratch s: inout EncodeScratch) {
+        switch model {
+        case .unigram(let m):
+            m.tokenize(word, into: &ids, scratch: &s.unigram)
+        case .bytePair(let m):
+            m.tokenize(word, into: &ids, scratch: &s.bpe, cache: &s.cache)
+        case .wordPiece(let m):
+            var scalars: [UInt32] = []
+            var i = 0
+            while i < word.count {
+                let (v, l) = decodeUTF8(word, at: i)
+                scalars.append(v)
+                i += l
+            }
+            scalars.withUnsafeBufferPointer { m.tokenize($0, into: &ids, bytes: &s.wordBytes, bounds: &s.bounds) }
+        }
+    }
+
+    /// A segment under a SentencePiece normalizer: normalize (keeping original offsets when
+    /// Metaspace needs them), split out normalized added tokens, pre-tokenize, run the model.
+    private func appendSentencePieceSegment(_ segment: UnsafeBufferPointer<UInt8>, segmentStart: Int,
+                                            normalizer n: SentencePieceNormalizer, to ids: inout [Int32],
+                                            scratch s: inout EncodeScratch, basicPlane bp: UnsafeBufferPointer<UInt8>) {
+        var normalized: [UInt32] = [], origins: [Int32] = []
+        swap(&normalized, &s.normalized)
+        swap(&origins, &s.origins)
+        defer {
+            swap(&normalized, &s.normalized)
+            swap(&origins, &s.origins)
+        }
+        n.normalize(segment, into: &normalized, origins: &origins, trackOrigins: tracksOrigins, scratch: &s.normalizer,
+                    basicPlane: bp)
+        // The Rust library drops a split that normalizes to nothing.
+        if normalized.isEmpty { return }
+        normalized.withUnsafeBufferPointer { scalars in
+            origins.withUnsafeBufferPointer { org in
+                func piece(_ r: Range<Int>) {
+                    let p = UnsafeBufferPointer(rebasing: scalars[r])
+                    guard case .metaspace(let options) = preTokenizer else {
+                        appendNormalized(p, to: &ids, scratch: &s, basicPlane: bp)
+                        return
+                    }
+                    appendMetaspace(p, origins: tracksOrigins ? UnsafeBufferPointer(rebasing: org[r]) : nil,
+                                    segmentStart: segmentStart, options: options, to: &ids, scratch: &s, basicPlane: bp)
+                }
+                if normalizedSplitter.isEmpty {
+                    piece(0..<scalars.count)
+                    return
+                }
+                normalizedSplitter.split(
+                    scalars,
+                    scalarAt: { (scalars[$0], 1) },
+                    scalarBefore: { (scalars[$0 - 1], 1) },
+                    isWhitespace: { CharClass.of($0, basicPlane: bp).contains(.bertWhitespace) },
+                    isWordCharacter: { Self.isWordCharacter($0, bp) },
+                    emit: { p in
+                        switch p {
+                        case .token(let id): ids.append(id)
+                        case .text(let r): piece(r)
+                        }
+                    })
+            }
+        }
+    }
+
+    /// Metaspace pre-tokenization of one normalized split, then the model on each piece.
+    private func appendMetaspace(_ scalars: UnsafeBufferPointer<UInt32>, origins: UnsafeBufferPointer<Int32>?,
+                                 segmentStart: Int, options: MetaspaceOptions, to ids: inout [Int32],
+                                 scratch s: inout EncodeScratch, basicPlane bp: UnsafeBufferPointer<UInt8>) {
+        var bytes: [UInt8] = []
+        swap(&bytes, &s.pieceBytes)
+        defer { swap(&bytes, &s.pieceBytes) }
+        options.pieces(scalars, origins: origins, segmentStart: segmentStart, bytes: &bytes, basicPlane: bp) { piece in
+            appendWordBytes(piece, to: &ids, scratch: &s)
         }
     }
 
@@ -351,6 +477,14 @@ public struct Tokenizer: TextTokenizer {
             while i < text.count {
                 let end = GPT2Pattern.matchEnd(text, from: i, basicPlane: bp)
                 m.tokenize(UnsafeBufferPointer(rebasing: text[i..<end]), into: &ids, scratch: &s.bpe, cache: &s.cache)
+                i = end
+            }
+        case .unigram(let m):
+            // Refused when loading (Unigram after byte-level splitting); kept total here.
+            var i = 0
+            while i < text.count {
+                let end = useRegex ? GPT2Pattern.matchEnd(text, from: i, basicPlane: bp) : text.count
+                m.tokenize(UnsafeBufferPointer(rebasing: text[i..<end]), into: &ids, scratch: &s.unigram)
                 i = end
             }
         case .wordPiece(let m):
@@ -400,6 +534,9 @@ public struct Tokenizer: TextTokenizer {
             let v = m.vocabulary.find(Array(token.utf8))
             return v >= 0 ? v : nil
         case .bytePair(let m):
+            let v = m.vocabulary.find(Array(token.utf8))
+            return v >= 0 ? v : nil
+        case .unigram(let m):
             let v = m.vocabulary.find(Array(token.utf8))
             return v >= 0 ? v : nil
         }

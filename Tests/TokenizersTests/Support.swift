@@ -10,6 +10,7 @@ enum Hint {
         + "(or set SWIFT_LORA_ROBERTA_TOKENIZER_DIR)"
     static let glue = "the GLUE TSVs are expected in ../shared/glue (or set SWIFT_LORA_GLUE_DIR)"
     static let fixtures = "regenerate with scripts/reference/make_tokenizer_fixtures.py"
+    static let unigramFixtures = "regenerate with scripts/reference/make_unigram_fixtures.py"
 }
 
 /// `url` if it exists; otherwise records a failure naming it (tests never skip silently).
@@ -119,4 +120,37 @@ struct GLUEManifest: Decodable {
         }
     }
     var sections: [Section]
+}
+
+/// Checks a tokenizer against the expectations of `reference` in edge-case fixtures: ids, type
+/// ids, decoding of the reference ids (with and without special tokens) and batch encoding.
+func assertEdgeCases(_ tokenizer: Tokenizer, reference: String, _ cases: [EdgeCaseFile.Case],
+                     minimumCases: Int = 90, file: StaticString = #filePath, line: UInt = #line) {
+    var compared = 0
+    for c in cases {
+        guard let want = c.expected[reference] else {
+            XCTFail("\(c.name): no expectation for \(reference)", file: file, line: line)
+            continue
+        }
+        compared += 1
+        let got = tokenizer.encode(c.text, pair: c.pair, maxLength: c.maxLength)
+        XCTAssertEqual(got.ids, want.ids, "\(reference) \(c.name): ids of \(c.text.debugDescription)", file: file, line: line)
+        XCTAssertEqual(got.typeIds, want.typeIds, "\(reference) \(c.name): type ids", file: file, line: line)
+        // Decoding the reference ids (so a decode bug shows even when encoding differs).
+        XCTAssertEqual(tokenizer.decode(want.ids, skipSpecialTokens: false), want.decoded,
+                       "\(reference) \(c.name): decode", file: file, line: line)
+        XCTAssertEqual(tokenizer.decode(want.ids, skipSpecialTokens: true), want.decodedSkipSpecial,
+                       "\(reference) \(c.name): decode skipping special tokens", file: file, line: line)
+        // The batch path gives the same encodings.
+        XCTAssertEqual(tokenizer.encodeBatch([(c.text, c.pair)], maxLength: c.maxLength).first, got,
+                       "\(reference) \(c.name): batch", file: file, line: line)
+    }
+    XCTAssertGreaterThan(compared, minimumCases, "edge cases compared for \(reference)", file: file, line: line)
+    // Batch encoding of all cases at once (several workers, private caches) agrees too.
+    let inputs = (0..<40).flatMap { _ in cases.map { ($0.text, $0.pair) } }
+    let batch = tokenizer.encodeBatch(inputs, maxLength: nil)
+    for (i, e) in batch.enumerated() where e != tokenizer.encode(inputs[i].0, pair: inputs[i].1, maxLength: nil) {
+        XCTFail("\(reference): batch encoding of input \(i) differs", file: file, line: line)
+        break
+    }
 }
