@@ -362,6 +362,14 @@ public final class EncoderModel: @unchecked Sendable {
         parameters.train { trained.contains($0.name) }
     }
 
+    /// Sets the dropout on every adapter's input (a warm start keeps the adapter's weights but
+    /// trains with the run's `--lora-dropout`).
+    public func setAdapterDropout(_ p: Float) {
+        precondition(p >= 0 && p < 1, "setAdapterDropout: \(p) is not a probability")
+        for a in adapters { a.dropout = p }
+        loraConfig?.dropout = p
+    }
+
     /// Every attached adapter, layer by layer, in `LoRATarget` order.
     public var adapters: [LoRAAdapter] { layers.flatMap { $0.linears.compactMap(\.adapter) } }
 

@@ -82,7 +82,7 @@ public final class LoRAAdapter: @unchecked Sendable {
     /// Scale α/r (or α/√r).
     public let scale: Float
     /// Dropout probability on the adapter input.
-    public let dropout: Float
+    public internal(set) var dropout: Float
     /// Whether `s·B·A` is currently folded into the base weight.
     public private(set) var isMerged = false
 

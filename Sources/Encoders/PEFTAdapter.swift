@@ -226,11 +226,32 @@ public enum PEFTAdapter {
         }
     }
 
+    /// What to do with an adapter's head whose shapes are not the model's (another label count).
+    public enum HeadOfAnotherSize: Sendable {
+        /// A shape error naming the tensor (loading an adapter to use it).
+        case refuse
+        /// Keep the model's head, as initialised, and say so in `LoadedAdapter` (a warm start
+        /// on another task).
+        case reinitialise
+    }
+
+    /// What `load` took from an adapter's head.
+    public struct LoadedAdapter: Sendable, Equatable {
+        /// Head parameters read from the adapter.
+        public var loadedHead: [String]
+        /// Output count of the adapter's head when it has one.
+        public var adapterHeadLabels: Int?
+        /// Whether the adapter's head was left out because its shapes are not the model's.
+        public var headReinitialised: Bool
+    }
+
     /// Attaches the adapter in `directory` to `model` (which must have none) and loads its
     /// weights and head. Every tensor of the file must belong to the model's layers and the
     /// adapter's targets (or the head), and hold finite values; a head the adapter lacks
-    /// stays in `model.newlyInitialised` (callers warn or refuse).
-    public static func load(_ directory: URL, into model: EncoderModel) throws {
+    /// stays in `model.newlyInitialised` (callers warn or refuse). A head of another label
+    /// count is an error, or (`headOfAnotherSize: .reinitialise`) left out whole.
+    @discardableResult
+    public static func load(_ directory: URL, into model: EncoderModel, headOfAnotherSize: HeadOfAnotherSize = .refuse) throws -> LoadedAdapter {
         let description = try describe(directory, family: model.config.family)
         let weightsURL = directory.appendingPathComponent("adapter_model.safetensors")
         let path = weightsURL.relativePath
@@ -240,13 +261,19 @@ public enum PEFTAdapter {
         let file = try SafeTensorsFile(url: weightsURL)
         var expected = Set<String>()
         var loadedHead: [String] = []
-        for p in model.parameters.all where p.name.contains(".lora_") || model.headParameterNames.contains(p.name) {
+        let headNames = Set(model.headParameterNames)
+        let headDiffers = model.parameters.all.contains { p in
+            headNames.contains(p.name) && file.tensors[namePrefix + p.name].map { $0.shape != p.shape } ?? false
+        }
+        let skipHead = headDiffers && headOfAnotherSize == .reinitialise
+        for p in model.parameters.all where p.name.contains(".lora_") || headNames.contains(p.name) {
             let name = namePrefix + p.name
             expected.insert(name)
             guard let info = file.tensors[name] else {
-                if model.headParameterNames.contains(p.name) { continue }
+                if headNames.contains(p.name) { continue }
                 throw EncoderError.missingTensor(file: path, tensor: name)
             }
+            if skipHead && headNames.contains(p.name) { continue }
             guard info.shape == p.shape else {
                 throw EncoderError.shapeMismatch(file: path, tensor: name, expected: p.shape, actual: info.shape)
             }
@@ -267,5 +294,6 @@ public enum PEFTAdapter {
            let names = try readLabelNames(directory, labelCount: model.config.labelCount) {
             model.setLabelNames(names)
         }
+        return LoadedAdapter(loadedHead: loadedHead, adapterHeadLabels: description.headLabelCount, headReinitialised: skipHead)
     }
 }

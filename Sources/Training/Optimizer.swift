@@ -18,6 +18,9 @@ public final class AdamWOptimizer: @unchecked Sendable {
     let firstMomentSlab: Slab, secondMomentSlab: Slab
     /// Steps taken so far.
     public private(set) var stepCount = 0
+    /// Per parameter (in `parameters` order), the factor on the step's learning rate; nil: 1
+    /// for all (see `useLoRAPlus(ratio:)`).
+    public private(set) var learningRateScales: [Double]?
 
     /// Creates zero state for the trainable parameters of `store`.
     public init(store: ParameterStore, config: AdamWConfig) {
@@ -56,17 +59,29 @@ public final class AdamWOptimizer: @unchecked Sendable {
     /// Floats of optimizer state.
     public var stateFloatCount: Int { 2 * parameters.reduce(0) { $0 + $1.count } }
 
+    /// LoRA+ (Hayou et al. 2024, PEFT's `create_loraplus_optimizer`): the B matrices and
+    /// every other trainable one-dimensional parameter (biases, LayerNorm weights) step at
+    /// `ratio`·lr, the rest (A matrices, the head's weight matrices) at lr. Weight decay is
+    /// unchanged (none on biases and LayerNorm parameters, as before).
+    public func useLoRAPlus(ratio: Double) {
+        learningRateScales = parameters.map { p in
+            p.name.hasSuffix(".lora_B.weight") || p.shape.count == 1 ? ratio : 1
+        }
+    }
+
     /// One update with learning rate `lr` from the accumulated gradients: one pass over the
-    /// gradient slab and the two moment slabs, parameter by parameter (each has its own decay).
+    /// gradient slab and the two moment slabs, parameter by parameter (each has its own decay
+    /// and learning-rate factor).
     public func step(learningRate lr: Float) {
         precondition(store.gradients === gradientSlab, "AdamWOptimizer: the store's trainable set changed after the optimizer was made")
         guard let gradientSlab else { return }
         stepCount += 1
         let g = gradientSlab.base, m = firstMomentSlab.base, v = secondMomentSlab.base
-        for p in parameters {
+        for (i, p) in parameters.enumerated() {
             let offset = p.gradientOffset!
+            let rate = learningRateScales.map { Float(Double(lr) * $0[i]) } ?? lr
             AdamW.step(parameters: p.value.pointer, gradients: g + offset, firstMoment: m + offset,
-                       secondMoment: v + offset, count: p.count, step: stepCount, learningRate: lr,
+                       secondMoment: v + offset, count: p.count, step: stepCount, learningRate: rate,
                        config: config, applyWeightDecay: p.decays)
         }
     }

@@ -3,6 +3,7 @@ import Tensors
 import SafeTensors
 import Encoders
 import GLUE
+import InputValidation
 
 /// Fine-tuning method.
 public enum FineTuningMethod: String, Sendable, Codable, CaseIterable {
@@ -36,9 +37,22 @@ public struct TrainingOptions: Sendable, Codable, Equatable {
     public var stopAfterSteps: Int?
     /// Evaluation batch size.
     public var evalBatchSize: Int = 64
+    /// LoRA+'s learning-rate ratio λ (B matrices and biases at λ·lr); nil: plain LoRA.
+    public var loraPlusRatio: Double?
+    /// A PEFT adapter directory LoRA starts from (its A, B and, when its label count is the
+    /// task's, its head); `lora` must then hold the adapter's rank, α and targets.
+    public var initAdapter: String?
+    /// Which weights OUT/adapter (or OUT/model) holds at the end; nil: `.best`.
+    public var keep: KeptWeights?
 
     /// Defaults: LoRA r = 8, α = 8 on query/value, 3 epochs, batch 16, lr 5e-4.
     public init() {}
+}
+
+/// Which weights a run writes: those of its best evaluation, or of its last step.
+public enum KeptWeights: String, Sendable, Codable, Equatable, CaseIterable {
+    case best
+    case last
 }
 
 /// Errors of a training run.
@@ -116,6 +130,8 @@ public final class Trainer {
     public let baseModelPath: String
     /// Called with a one-line progress report (step, loss, lr, tokens/s, ETA).
     public var progress: (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }
+    /// What a warm start (`options.initAdapter`) took from its adapter.
+    public private(set) var warmStart: PEFTAdapter.LoadedAdapter?
     /// Called after each optimizer step (and its evaluation and checkpoint) with the step number.
     public var afterStep: ((Int) -> Void)?
 
@@ -139,10 +155,22 @@ public final class Trainer {
         switch options.method {
         case .full: model.setFullFineTuning()
         case .lora:
-            var rng = RandomGenerator(seed: options.seed ^ 0x4C6F_5241)
-            model.attachLoRA(options.lora, rng: &rng)
+            if let dir = options.initAdapter {
+                let head = try PEFTAdapter.load(URL(fileURLWithPath: dir), into: model, headOfAnotherSize: .reinitialise)
+                guard model.loraConfig.map({ $0.rank == options.lora.rank && $0.alpha == options.lora.alpha
+                    && $0.targets == options.lora.targets && $0.rsLoRA == options.lora.rsLoRA }) ?? false else {
+                    throw InvalidValue(source: nil, key: "--init-adapter", value: dir,
+                                       allowed: "an adapter whose rank, alpha and targets are the run's (take them from it: PEFTAdapter.describe)")
+                }
+                model.setAdapterDropout(options.lora.dropout)
+                warmStart = head
+            } else {
+                var rng = RandomGenerator(seed: options.seed ^ 0x4C6F_5241)
+                model.attachLoRA(options.lora, rng: &rng)
+            }
         }
         optimizer = AdamWOptimizer(store: model.parameters, config: AdamWConfig(weightDecay: options.weightDecay))
+        if let ratio = options.loraPlusRatio { optimizer.useLoRAPlus(ratio: ratio) }
         stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
         schedule = LinearSchedule(peak: options.learningRate, totalSteps: stepsPerEpoch * options.epochs, warmupRatio: options.warmupRatio)
         let longest = (train + dev).map(\.ids.count).max() ?? 1
@@ -184,6 +212,8 @@ public final class Trainer {
             f["lora_dropout"] = String(o.lora.dropout)
             f["lora_targets"] = o.lora.targets.map(\.rawValue).joined(separator: ",")
             f["lora_rslora"] = String(o.lora.rsLoRA)
+            if let ratio = o.loraPlusRatio { f["loraplus_ratio"] = String(ratio) }
+            if let dir = o.initAdapter { f["init_adapter"] = dir }
         }
         return RunIdentity(fields: f)
     }
@@ -225,6 +255,14 @@ public final class Trainer {
             try? FileManager.default.removeItem(at: logURL)  // RunLog creates it afresh
         }
         let log = try RunLog(url: logURL, truncateTo: state.logBytes)
+        if state.step == 0, let warm = warmStart, let dir = options.initAdapter {
+            let head = warm.headReinitialised
+                ? "its head (\(warm.adapterHeadLabels.map(String.init) ?? "?") outputs) is not this task's (\(model.config.labelCount)): the head is re-initialised"
+                : warm.loadedHead.isEmpty ? "it has no head: the head is the model's" : "its head too"
+            progress("warm start from \(dir): A and B of every adapter, \(head)")
+            try log.write(["type": .string("warm_start"), "adapter": .string(dir), "head_reinitialised": .bool(warm.headReinitialised),
+                           "head_loaded": .array(warm.loadedHead.map { .string($0) })])
+        }
         if state.step > 0 {
             try log.write(["type": .string("resume"), "step": .number(Double(state.step)), "train_seconds": .number(state.trainSeconds)])
         } else {
@@ -312,6 +350,8 @@ public final class Trainer {
                 if epochEnd { break }
             }
         }
+        // --keep last: the weights of the last step (a simulated kill keeps none: it resumes).
+        if options.keep == .last, !(stoppedEarly && options.stopAfterSteps != nil) { try saveWeights() }
         if !stoppedEarly || options.stopAfterSteps == nil {
             try? FileManager.default.removeItem(at: checkpointURL)
         }
@@ -363,7 +403,7 @@ public final class Trainer {
             state.bestScore = score
             state.bestStep = state.step
             state.bestEpoch = epochPosition
-            try saveWeights()
+            if options.keep != .last { try saveWeights() }
         }
         if let target = options.stopAtScore, score >= target {
             state.reachedScoreAtSeconds = state.trainSeconds

@@ -22,6 +22,12 @@ extension TrainingOptions {
             throw InvalidValue(source: nil, key: "--stop-at-score", value: String(stopAtScore), allowed: "a finite number")
         }
         if let stopAfterSteps { try rules.atLeast(stopAfterSteps, 0, key: "stop after steps") }
+        if let loraPlusRatio {
+            try rules.positive(loraPlusRatio, key: "--loraplus-ratio")
+            guard method == .lora else {
+                throw InvalidValue(source: nil, key: "--loraplus-ratio", value: String(loraPlusRatio), allowed: "only with --method lora")
+            }
+        }
     }
 }
 

@@ -29,6 +29,9 @@ struct ReproduceCommand: ParsableCommand {
         """
     )
 
+    /// The tasks a transfer adapter starts (the LoRA paper's MNLI warm start: MRPC, RTE, STS-B).
+    static let transferTasks: Set<String> = ["MRPC", "RTE", "STS-B"]
+
     @Option(help: "Hugging Face model directory.") var model: String
     @Option(help: "GLUE data directory.") var data: String
     @Option(help: "Study directory.") var out: String
@@ -37,6 +40,8 @@ struct ReproduceCommand: ParsableCommand {
     @Option(help: "Comma-separated seeds (default: smoke 42,43; quick 42,43,44; paper 42–46).") var seeds: String?
     @Option(help: "Results of the Python reference runner (scripts/reference/peft_glue_runner.py) for the LoRA(ref) row.") var reference: String?
     @Option(help: "Timed rounds of the latency measurement (FFT, merged, unmerged each).") var latencyRounds: Int = 5
+    @Option(help: "A PEFT adapter (trained by you, e.g. on MNLI) that the LoRA runs of MRPC, RTE and STS-B start from, as the LoRA paper did; its rank, alpha and targets replace the plan's, and a head of another label count is re-initialised.")
+    var transferAdapter: String?
     @Option(help: "Threads (default: all cores).") var threads: Int?
     @Flag(help: "Print the plan as JSON (for the reference runner) and exit.") var printPlan = false
     @Flag(help: "Only regenerate the report from the run logs.") var reportOnly = false
@@ -62,7 +67,15 @@ struct ReproduceCommand: ParsableCommand {
     func run() throws {
         let taskList = try tasks.split(separator: ",").map { try CLI.task(String($0).trimmingCharacters(in: .whitespaces)) }
         let seedValues = try seedList()
-        let plan = StudyPlan.runs(tasks: taskList, budget: budget, seeds: seedValues)
+        var plan = StudyPlan.runs(tasks: taskList, budget: budget, seeds: seedValues)
+        if let transferAdapter {
+            let family = try EncoderConfig.load(from: URL(fileURLWithPath: model).appendingPathComponent("config.json")).family
+            let from = try PEFTAdapter.describe(URL(fileURLWithPath: transferAdapter), family: family).lora
+            for i in plan.indices where plan[i].method == .lora && Self.transferTasks.contains(plan[i].task) {
+                plan[i].initAdapter = transferAdapter
+                plan[i].lora = LoRAConfig(rank: from.rank, alpha: from.alpha, dropout: plan[i].lora.dropout, targets: from.targets, rsLoRA: from.rsLoRA)
+            }
+        }
         if printPlan {
             let data = try JSONValue.encodeObject(["budget": .string(budget.rawValue), "seeds": .array(seedValues.map { .number(Double($0)) }),
                                                    "runs": .array(plan.map { .object($0.json) })])

@@ -43,6 +43,8 @@ struct PlannedRun: Codable, Equatable {
     var lora: LoRAConfig
     /// Dev evaluations per epoch (evenly spaced; the last at the epoch's end).
     var evalsPerEpoch: Int = 1
+    /// A PEFT adapter the LoRA run starts from (`lora reproduce --transfer-adapter`).
+    var initAdapter: String? = nil
 
     /// The run's directory name under `STUDY/runs/`: `SST-2-lora-seed42`.
     var directoryName: String { "\(task)-\(method.rawValue)-seed\(seed)" }
@@ -75,6 +77,7 @@ struct PlannedRun: Codable, Equatable {
         o.maxGradNorm = maxGradNorm
         o.seed = seed
         if evalsPerEpoch > 1 { o.evalsPerEpoch = evalsPerEpoch }
+        o.initAdapter = initAdapter
         return o
     }
 }

@@ -64,6 +64,14 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "AdamW weight decay (not applied to biases and LayerNorm).") var weightDecay: Double?
     @Option(help: "Share of steps used for linear warm-up.") var warmupRatio: Double?
     @Option(help: "Gradient-norm clipping threshold.") var maxGradNorm: Double = 1.0
+    @Option(name: .customLong("loraplus-ratio"),
+            help: "LoRA+: train the B matrices and biases at this multiple of --lr (PEFT's create_loraplus_optimizer; Hayou et al. suggest 16). Default: plain LoRA.")
+    var loraPlusRatio: Double?
+    @Option(name: .customLong("init-adapter"),
+            help: "Start LoRA from this PEFT adapter directory (its A and B, and its head when the label count is the task's; otherwise the head is re-initialised and the log says so). Its rank, alpha and targets are used; --lora-dropout still applies.")
+    var initAdapter: String?
+    @Option(help: "Which weights OUT/adapter (or OUT/model) holds: 'best' (the best evaluation's) or 'last' (the last step's).")
+    var keep: KeptWeights = .best
     @Option(help: "Maximum tokens per input (longest-first truncation).") var maxLength: Int?
     @Option(help: "Random seed (shuffling, dropout, new weights).") var seed: UInt64 = 42
     @Option(help: "Use only the first N training examples.") var maxTrainExamples: Int?
@@ -116,6 +124,10 @@ struct TrainCommand: ParsableCommand {
             inputs += [train, dev]
         }
         let (o, length) = try options(for: glueTask)
+        if let initAdapter {
+            guard method == .lora else { throw ValidationError("--init-adapter starts LoRA from an adapter: use it with --method lora") }
+            inputs.append(initAdapter)
+        }
         try CLI.usage {
             try o.validate()
             let rules = ValueRules(source: nil)
@@ -151,6 +163,9 @@ struct TrainCommand: ParsableCommand {
         o.evalEvery = evalEvery
         o.checkpointEvery = checkpointEvery
         o.stopAtScore = stopAtScore
+        o.loraPlusRatio = loraPlusRatio
+        o.initAdapter = initAdapter
+        o.keep = keep == .best ? nil : keep
         return (o, length)
     }
 
@@ -202,6 +217,12 @@ struct TrainCommand: ParsableCommand {
         let t = taskData.task
         // Without --targets (or a preset's), the adapters go where the family puts them by default.
         if opts.method == .lora, lora.targets == nil, preset == nil { opts.lora.targets = m.config.family.defaultTargets }
+        // A warm start takes the adapter's shape; only its dropout is the run's.
+        if opts.method == .lora, let dir = initAdapter {
+            let from = try PEFTAdapter.describe(URL(fileURLWithPath: dir), family: m.config.family).lora
+            opts.lora = LoRAConfig(rank: from.rank, alpha: from.alpha, dropout: opts.lora.dropout, targets: from.targets, rsLoRA: from.rsLoRA)
+            CLI.note("warm start: LoRA r \(from.rank), alpha \(from.alpha), targets \(from.targets.map(\.rawValue).joined(separator: ",")) from \(dir)")
+        }
         CLI.note("\(t.name): \(taskData.train.count) train / \(taskData.dev.count) dev examples, max length \(length), method \(opts.method.rawValue), \(opts.epochs) epochs of batch \(opts.batchSize), lr \(opts.learningRate)")
         let trainer = try Trainer(model: m, task: t, train: taskData.train, dev: taskData.dev, options: opts,
                                   outputDirectory: URL(fileURLWithPath: out, isDirectory: true), baseModelPath: URL(fileURLWithPath: model).standardizedFileURL.path)
@@ -222,3 +243,5 @@ struct TrainCommand: ParsableCommand {
                      summary.steps, summary.trainSeconds, trainer.weightsURL.relativePath))
     }
 }
+
+extension KeptWeights: ExpressibleByArgument {}

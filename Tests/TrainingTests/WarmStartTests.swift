@@ -1,0 +1,105 @@
+// Warm starts from a PEFT adapter (--init-adapter), --keep last|best, and LoRA+'s learning-rate groups.
+import XCTest
+import Foundation
+import Tensors
+import SafeTensors
+import Encoders
+import GLUE
+import Training
+import TestSupport
+
+final class WarmStartTests: XCTestCase {
+    var out: URL!
+
+    override func setUpWithError() throws {
+        out = FileManager.default.temporaryDirectory.appendingPathComponent("warmstart-\(UUID().uuidString)")
+    }
+
+    override func tearDownWithError() throws { try? FileManager.default.removeItem(at: out) }
+
+    func trainer(_ dir: URL, task: GLUETask = .rte, labels: Int = 2, configure: (inout TrainingOptions) -> Void = { _ in }) throws -> Trainer {
+        let model = try EncoderModel.load(directory: TestPaths.fixture("lora/peft-tiny-bert/base"), labelCount: labels)
+        var o = TrainingOptions()
+        o.lora = LoRAConfig(rank: 4, alpha: 8, dropout: 0)
+        o.epochs = 2
+        o.batchSize = 8
+        o.learningRate = 5e-3
+        o.seed = 7
+        configure(&o)
+        let examples = syntheticExamples(count: 40, seed: 1).map { e -> TokenizedExample in
+            var e = e
+            if case let .classIndex(c) = e.label { e.label = .classIndex(c % labels) }
+            return e
+        }
+        let t = try Trainer(model: model, task: task, train: examples, dev: syntheticExamples(count: 16, seed: 2), options: o,
+                            outputDirectory: dir, baseModelPath: "base")
+        t.progress = { _ in }
+        return t
+    }
+
+    /// A run that starts from an adapter holds its A, B and head before the first step; one
+    /// on a task with another label count keeps A and B and re-initialises the head, and says so.
+    func testWarmStartLoadsTheAdapterAndReinitialisesAHeadOfAnotherSize() throws {
+        let first = out.appendingPathComponent("first")
+        _ = try trainer(first).run()
+        let adapter = first.appendingPathComponent("adapter")
+        let file = try SafeTensorsFile(url: adapter.appendingPathComponent("adapter_model.safetensors"))
+
+        let same = try trainer(out.appendingPathComponent("same")) { $0.initAdapter = adapter.path }
+        XCTAssertEqual(same.warmStart?.headReinitialised, false)
+        for p in same.model.parameters.trainable {
+            XCTAssertEqual(p.value.toArray(), try file.floats(PEFTAdapter.namePrefix + p.name), "\(p.name) comes from the adapter")
+        }
+
+        let other = out.appendingPathComponent("three-labels")
+        let t = try trainer(other, task: .mnli, labels: 3) { $0.initAdapter = adapter.path }
+        XCTAssertEqual(t.warmStart?.headReinitialised, true)
+        XCTAssertEqual(t.warmStart?.adapterHeadLabels, 2)
+        for p in t.model.parameters.trainable where p.name.contains(".lora_") {
+            XCTAssertEqual(p.value.toArray(), try file.floats(PEFTAdapter.namePrefix + p.name), "\(p.name) comes from the adapter")
+        }
+        XCTAssertEqual(t.model.parameters["classifier.weight"]?.shape, [3, 36])
+        XCTAssertFalse(t.model.newlyInitialised.isEmpty, "the head is the model's new one")
+        _ = try t.run()
+        let log = try String(contentsOf: other.appendingPathComponent("log.jsonl"), encoding: .utf8)
+        XCTAssertTrue(log.contains("\"type\":\"warm_start\"") && log.contains("\"head_reinitialised\":true"), log)
+
+        // An adapter of another shape than the run's settings is refused by option.
+        XCTAssertThrowsError(try trainer(out.appendingPathComponent("bad")) { $0.initAdapter = adapter.path; $0.lora.rank = 2 }) {
+            XCTAssertTrue("\($0)".contains("--init-adapter"), "\($0)")
+        }
+    }
+
+    /// --keep last writes the last step's weights; best (the default) those of the best evaluation.
+    func testKeepLastWritesTheLastStepsWeights() throws {
+        let last = out.appendingPathComponent("last"), best = out.appendingPathComponent("best")
+        let lt = try trainer(last) { $0.keep = .last }
+        _ = try lt.run()
+        let saved = try SafeTensorsFile(url: last.appendingPathComponent("adapter/adapter_model.safetensors"))
+        for p in lt.model.parameters.trainable {
+            XCTAssertEqual(try saved.floats(PEFTAdapter.namePrefix + p.name), p.value.toArray(), "\(p.name): the last step's value")
+        }
+        let bt = try trainer(best)
+        let summary = try bt.run()
+        XCTAssertEqual(summary.options.keep, nil)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: best.appendingPathComponent("adapter/adapter_model.safetensors").path))
+    }
+
+    /// LoRA+: B matrices and biases step at λ·lr, A matrices and head weights at lr.
+    func testLoRAPlusGroups() throws {
+        let t = try trainer(out.appendingPathComponent("plus")) { $0.loraPlusRatio = 16 }
+        let opt = AdamWOptimizer(store: t.model.parameters, config: AdamWConfig())
+        opt.useLoRAPlus(ratio: 16)
+        for (p, scale) in zip(opt.parameters, opt.learningRateScales!) {
+            let expected: Double = p.name.hasSuffix("lora_B.weight") || p.name.hasSuffix(".bias") ? 16 : 1
+            XCTAssertEqual(scale, expected, p.name)
+        }
+        var bad = TrainingOptions()
+        bad.method = .full
+        bad.loraPlusRatio = 16
+        XCTAssertThrowsError(try bad.validate()) { XCTAssertTrue("\($0)".contains("--loraplus-ratio"), "\($0)") }
+        bad.method = .lora
+        bad.loraPlusRatio = -1
+        XCTAssertThrowsError(try bad.validate())
+    }
+}
