@@ -396,6 +396,8 @@ extension Tokenizer {
                 normalizer = .sentencePiece(SentencePieceNormalizer(steps: []))
             case .bert where m.prependScheme == .first:
                 throw .unsupported(path: path, feature: "Metaspace prepend_scheme \"first\" after BertNormalizer")
+            case .sentencePiece(let n) where m.prependScheme == .first && n.steps.contains(where: { if case .nfc = $0 { true } else { false } }):
+                throw .unsupported(path: path, feature: "Metaspace prepend_scheme \"first\" after an NFC normalizer")
             default:
                 break
             }

@@ -140,13 +140,15 @@ func readSentencePieceNormalizer(_ n: JSONValue, file: TokenizerJSONFile) throws
             case .spaceRuns, .outerSpaces: needle = []
             }
             steps.append(.replace(pattern, needle: needle, content: content.unicodeScalars.map(\.value)))
+        case "NFC":
+            steps.append(.nfc)
         case "Strip":
             guard let left = n["strip_left"]?.bool, let right = n["strip_right"]?.bool else {
                 throw file.bad("normalizer Strip needs strip_left and strip_right", at: "strip_left")
             }
             steps.append(.strip(left: left, right: right))
         case let other:
-            throw file.unsupported("normalizer \(other ?? "?") (supported: BertNormalizer alone, or Precompiled, Replace and Strip, alone or in a Sequence)")
+            throw file.unsupported("normalizer \(other ?? "?") (supported: BertNormalizer alone, or Precompiled, Replace, Strip and NFC, alone or in a Sequence)")
         }
     }
     try add(n)

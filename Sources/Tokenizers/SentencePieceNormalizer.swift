@@ -1,5 +1,6 @@
 // The normalizers of SentencePiece tokenizers (Precompiled, Replace, Strip, in a Sequence), and
 // the original-text offsets that Metaspace's "first" prepend scheme needs.
+import Foundation
 
 /// What a `Replace` normalizer matches: a string, or one of the few regular expressions that
 /// transformers' converters write (others are refused when loading).
@@ -23,6 +24,10 @@ enum NormalizerStep: Sendable {
     case replace(ReplacePattern, needle: [UInt32], content: [UInt32])
     /// Remove leading and/or trailing whitespace (Rust `char::is_whitespace`).
     case strip(left: Bool, right: Bool)
+    /// Unicode canonical composition (`{"type": "NFC"}`, GPT-NeoX-style BPE tokenizers such as
+    /// ModernBERT's), by Foundation's ICU. Composition of assigned characters is stable across
+    /// Unicode versions; offsets are not tracked (Metaspace `first` with NFC is refused).
+    case nfc
 }
 
 /// Reusable buffers of the normalizer.
@@ -67,6 +72,8 @@ struct SentencePieceNormalizer: Sendable {
                         return Self.replace(pattern, needle, content, cur, org, into: &s, trackOrigins: trackOrigins)
                     case .strip(let left, let right):
                         return Self.strip(left: left, right: right, cur, org, into: &s, trackOrigins: trackOrigins, basicPlane: bp)
+                    case .nfc:
+                        return Self.composed(cur, into: &s)
                     }
                 }
             }
@@ -88,6 +95,20 @@ struct SentencePieceNormalizer: Sendable {
             }
         }
         return out
+    }
+
+    // MARK: NFC
+
+    /// Canonical composition of `input` into `s.scalars`; false (nothing written) when the text
+    /// is already composed, which any run of scalars below U+0300 is.
+    private static func composed(_ input: UnsafeBufferPointer<UInt32>, into s: inout NormalizerScratch) -> Bool {
+        guard input.contains(where: { $0 >= 0x300 }) else { return false }
+        var text = String.UnicodeScalarView()
+        for v in input { if let u = Unicode.Scalar(v) { text.append(u) } }
+        let composed = String(text).precomposedStringWithCanonicalMapping.unicodeScalars
+        guard !composed.elementsEqual(text) else { return false }
+        s.scalars.append(contentsOf: composed.map(\.value))
+        return true
     }
 
     // MARK: Precompiled

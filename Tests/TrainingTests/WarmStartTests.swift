@@ -85,6 +85,37 @@ final class WarmStartTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: best.appendingPathComponent("adapter/adapter_model.safetensors").path))
     }
 
+    /// LoRA+ against PEFT: from the same adapter (read as a warm start reads it), three
+    /// full-batch AdamW steps with `create_loraplus_optimizer(lr 1e-3, ratio 16,
+    /// loraplus_weight_decay 0.01)` on a dropout-free tiny RoBERTa end within 1e-5 of PEFT's
+    /// weights (float64 reference).
+    func testLoRAPlusThreeStepsMatchPEFT() throws {
+        let dir = TestPaths.fixture("lora/peft-tiny-loraplus")
+        let expected = try SafeTensorsFile(url: dir.appendingPathComponent("expected.safetensors"))
+        let model = try EncoderModel.load(directory: dir.appendingPathComponent("base"))
+        try PEFTAdapter.load(dir.appendingPathComponent("adapter_init"), into: model)
+        let opt = AdamWOptimizer(store: model.parameters, config: AdamWConfig(weightDecay: 0.01))
+        opt.useLoRAPlus(ratio: 16)
+        let ids = try expected.integers("step1.input_ids").map(Int32.init), lengths = try expected.integers("step1.lengths")
+        var sequences: [[Int32]] = [], offset = 0
+        for l in lengths { sequences.append(Array(ids[offset..<(offset + l)])); offset += l }
+        let batch = EncoderBatch(sequences: sequences, typeIds: sequences.map { [Int32](repeating: 0, count: $0.count) })
+        let labels = try expected.integers("step1.labels").map(Int32.init)
+        var rng = RandomGenerator(seed: 0)
+        for step in 1...3 {
+            model.parameters.zeroGradients()
+            let (loss, logits) = try model.forwardBackward(batch, labels: .classes(labels), training: false, rng: &rng)
+            XCTAssertEqual(loss, try expected.floats("step\(step).loss")[0], accuracy: 1e-5, "step \(step) loss")
+            XCTAssertLessThanOrEqual(Approx.maxAbsDiff(logits, try expected.floats("step\(step).logits")), 1e-5, "step \(step) logits")
+            opt.step(learningRate: 1e-3)
+        }
+        XCTAssertEqual(model.parameters.trainable.count, 12)
+        for p in model.parameters.trainable {
+            let ref = try expected.floats("final." + PEFTAdapter.namePrefix + p.name)
+            XCTAssertLessThanOrEqual(Approx.maxAbsDiff(p.value.toArray(), ref), 1e-5, "\(p.name) after 3 LoRA+ steps")
+        }
+    }
+
     /// LoRA+: B matrices and biases step at λ·lr, A matrices and head weights at lr.
     func testLoRAPlusGroups() throws {
         let t = try trainer(out.appendingPathComponent("plus")) { $0.loraPlusRatio = 16 }

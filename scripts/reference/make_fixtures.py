@@ -6,7 +6,7 @@ Run from the repository root with the reference venv (see scripts/reference/READ
     ../refenv/bin/python scripts/reference/make_fixtures.py            # everything
     ../refenv/bin/python scripts/reference/make_fixtures.py adamw lora # only some groups
 
-Groups: adamw, encoders, minilm, lora, families, modernbert. Every group is deterministic (fixed seeds, one
+Groups: adamw, encoders, minilm, lora, families, modernbert, loraplus. Every group is deterministic (fixed seeds, one
 thread); re-running rewrites byte-identical files. CI never runs this script: the
 fixtures are committed.
 
@@ -1189,9 +1189,273 @@ def make_modernbert() -> None:
 
 
 # --------------------------------------------------------------------------------------
+# (h) LoRA+ (Hayou et al. 2024) as PEFT implements it: peft.optimizers.create_loraplus_optimizer
+
+LORAPLUS_NAME = "peft-tiny-loraplus"
+# Base model seed; lora_A after torch.manual_seed(143), lora_B from a generator seeded 243. Chosen so that no
+# gradient element is below 1e-6 (min_abs_grad_per_step >= 2.6e-6; seed 41 had 4.9e-7).
+LORAPLUS_SEED = 43
+LORAPLUS_BATCH_SEED = 411
+LORAPLUS_BATCH = dict(lengths=[8, 13, 5, 10], pairs=[None, 5, None, 3], labels=[0, 1, 1, 0])
+LORAPLUS_RATIO = 16
+# PEFT 0.21's create_loraplus_optimizer(model, optimizer_cls, *, lr, loraplus_lr_ratio, **kwargs) gives every
+# one of its four param groups an explicit "weight_decay": loraplus_weight_decay (kwarg, default 0.0) for
+# groupA, embedding and groupB, 0.0 for groupB_no_decay. A plain weight_decay=... kwarg only reaches the
+# optimizer's defaults, which the groups' own values override: no parameter decays. The fixture therefore
+# passes loraplus_weight_decay=0.01 (the decay the Trainer-style groups are meant to get); the effect of
+# weight_decay=0.01 instead is recorded in meta.json.
+LORAPLUS_PEFT_GROUPS = ["groupA", "embedding", "groupB", "groupB_no_decay"]  # the order PEFT builds them in
+LORAPLUS_ADAMW = dict(betas=LORA_BETAS, eps=LORA_EPS, amsgrad=False, foreach=False, fused=False)
+LORAPLUS_SIGNATURE = ("create_loraplus_optimizer(model: PeftModel, optimizer_cls: type[Optimizer], *, lr: float, "
+                      "loraplus_lr_ratio: float, **kwargs) -> Optimizer")
+LORAPLUS_CALL = ("peft.optimizers.create_loraplus_optimizer(model=peft_model, optimizer_cls=torch.optim.AdamW, "
+                 f"lr={LORA_LR}, loraplus_lr_ratio={LORAPLUS_RATIO}, loraplus_weight_decay={LORA_WD}, "
+                 "betas=(0.9, 0.999), eps=1e-08, amsgrad=False, foreach=False, fused=False)")
+
+
+def loraplus_rule(pm, name: str, p) -> tuple:
+    """The intended grouping, (lr factor, weight_decay): lora_B and every other trainable 1-D parameter
+    (biases, LayerNorm weights) at ratio * lr, the rest (lora_A, the head's weight matrices) at lr;
+    weight decay 0.01 except biases and LayerNorm parameters (HF Trainer's rule)."""
+    factor = LORAPLUS_RATIO if ("lora_B" in name or p.ndim == 1) else 1
+    return factor, (0.0 if trainer_no_decay(pm, name) else LORA_WD)
+
+
+def loraplus_optimizer(pm, **overrides):
+    from peft.optimizers import create_loraplus_optimizer
+
+    kwargs = dict(lr=LORA_LR, loraplus_lr_ratio=LORAPLUS_RATIO, loraplus_weight_decay=LORA_WD, **LORAPLUS_ADAMW)
+    kwargs.update(overrides)
+    kwargs = {k: v for k, v in kwargs.items() if v is not None}  # None: leave the kwarg out
+    return create_loraplus_optimizer(model=pm, optimizer_cls=torch.optim.AdamW, **kwargs)
+
+
+def manual_optimizer(pm, rule):
+    """torch AdamW with one group per distinct rule(pm, name, p) = (lr factor, weight_decay)."""
+    groups = {}
+    for n, p in pm.named_parameters():
+        if p.requires_grad:
+            groups.setdefault(rule(pm, n, p), []).append(p)
+    return torch.optim.AdamW([{"params": ps, "lr": LORA_LR * f, "weight_decay": wd} for (f, wd), ps in groups.items()],
+                             lr=LORA_LR, **LORAPLUS_ADAMW)
+
+
+def optimizer_groups(pm, opt, group_names=None) -> dict:
+    """name -> {lr, weight_decay, group} as the optimizer holds them (named_parameters order)."""
+    index = {}
+    for gi, g in enumerate(opt.param_groups):
+        for p in g["params"]:
+            index[id(p)] = (gi, g)
+    out = {}
+    for n, p in pm.named_parameters():
+        if p.requires_grad:
+            gi, g = index[id(p)]
+            out[n] = {"lr": g["lr"], "weight_decay": g["weight_decay"],
+                      "group": group_names[gi] if group_names else gi}
+    return out
+
+
+def loraplus_train(build, dtype, batch: dict, make_optimizer) -> dict:
+    """Three full-batch steps on `batch`: zero_grad, forward (each sequence alone), mean cross-entropy,
+    backward, step."""
+    pm = build().to(dtype)
+    pm.train()  # every dropout probability is 0 (asserted in build): identical to eval
+    params = {n: p for n, p in pm.named_parameters() if p.requires_grad}
+    opt = make_optimizer(pm)
+    held = [p for g in opt.param_groups for p in g["params"]]
+    assert len(held) == len(params) and {id(p) for p in held} == {id(p) for p in params.values()}
+    rec = {"loss": [], "logits": [], "grads": [], "padded": [], "opt": opt, "pm": pm}
+    for _ in range(LORA_STEPS):
+        opt.zero_grad(set_to_none=True)
+        res = run_unpadded(pm, batch, "roberta")
+        loss = hf_loss(res["logits"], label_tensor(batch["labels"], 2), 2)
+        chk = padded_check(pm, batch, "roberta", 2, dtype)  # the model's own loss (labels=) on a padded batch
+        rec["padded"].append((max_abs(chk["logits"], res["logits"]), abs(chk["loss"].item() - loss.item())))
+        loss.backward()
+        rec["loss"].append(loss.detach().clone())
+        rec["logits"].append(res["logits"].detach().clone())
+        rec["grads"].append({n: p.grad.detach().clone() for n, p in params.items()})
+        opt.step()
+    rec["final"] = {n: p.detach().clone() for n, p in params.items()}
+    return rec
+
+
+def make_loraplus() -> None:
+    from peft import LoraConfig, TaskType, get_peft_model, get_peft_model_state_dict
+    from peft.tuners.lora.layer import Embedding as LoraEmbedding
+
+    name, seed = LORAPLUS_NAME, LORAPLUS_SEED
+    out = fresh_dir(FIXTURES / "lora" / name)
+    base32 = tiny_model("roberta", 2, seed)
+    base32.save_pretrained(str(out / "base"))
+    cls = type(base32)
+
+    def build():
+        base = cls.from_pretrained(str(out / "base"), attn_implementation="eager")
+        torch.manual_seed(seed + 100)  # PEFT's kaiming-uniform init of lora_A
+        cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=LORA_R, lora_alpha=LORA_ALPHA, target_modules=LORA_TARGETS,
+                         lora_dropout=0.0, bias="none")  # modules_to_save: PEFT's SEQ_CLS default
+        pm = get_peft_model(base, cfg)
+        g = torch.Generator().manual_seed(seed + 200)
+        with torch.no_grad():
+            for n, p in pm.named_parameters():
+                if "lora_B" in n:
+                    p.copy_(LORA_B_INIT_STD * torch.randn(p.shape, generator=g))
+        dropouts = [m for m in pm.modules() if isinstance(m, torch.nn.Dropout)]
+        assert dropouts and all(m.p == 0.0 for m in dropouts), [m.p for m in dropouts]
+        assert not any(isinstance(m, LoraEmbedding) for m in pm.modules())
+        return pm
+
+    pm32 = build()
+    save_adapter(pm32, out / "adapter_init", name)
+    peft_sd = get_peft_model_state_dict(pm32)
+    trainable = [(n, p) for n, p in pm32.named_parameters() if p.requires_grad]
+    initial = {n: p.detach().clone() for n, p in trainable}
+    initial.update({k: v.detach().clone() for k, v in peft_sd.items()})
+    write_tensors(out / "initial.safetensors", initial)
+    name_map = {}
+    for fn, p in trainable:
+        pn = fn.replace(".default.", ".").replace(".modules_to_save.", ".")
+        assert pn in peft_sd and torch.equal(peft_sd[pn], p), fn
+        name_map[fn] = pn
+    assert len(name_map) == len(peft_sd)
+    n_dropout = sum(isinstance(m, torch.nn.Dropout) for m in pm32.modules())
+
+    batch = make_batch("roberta", LORAPLUS_BATCH_SEED, **LORAPLUS_BATCH)
+    r64 = loraplus_train(build, torch.float64, batch, loraplus_optimizer)
+    r32 = loraplus_train(build, torch.float32, batch, loraplus_optimizer)
+    assert max(max(d) for d in r64["padded"]) < 1e-10, r64["padded"]
+
+    # The grouping PEFT made, against the intended rule.
+    pm64 = r64["pm"]
+    groups = optimizer_groups(pm64, r64["opt"], LORAPLUS_PEFT_GROUPS)
+    assert [g["lr"] for g in r64["opt"].param_groups] == [LORA_LR, 1e-6, LORA_LR * LORAPLUS_RATIO,
+                                                          LORA_LR * LORAPLUS_RATIO]
+    mismatches = {}
+    for n, p in pm64.named_parameters():
+        if p.requires_grad:
+            factor, wd = loraplus_rule(pm64, n, p)
+            want = {"lr": LORA_LR * factor, "weight_decay": wd}
+            got = {k: groups[n][k] for k in want}
+            if got != want:
+                mismatches[n] = {"peft": got, "rule": want}
+    if mismatches:
+        raise SystemExit(f"[loraplus] PEFT's grouping differs from the intended rule: {mismatches}")
+    assert groups == optimizer_groups(r32["pm"], r32["opt"], LORAPLUS_PEFT_GROUPS)
+    # The rule written as plain torch AdamW groups reproduces PEFT's run bit for bit.
+    manual = loraplus_train(build, torch.float64, batch, lambda pm: manual_optimizer(pm, loraplus_rule))
+    assert all(torch.equal(manual["final"][n], p) for n, p in r64["final"].items())
+
+    # What passing weight_decay=0.01 (not loraplus_weight_decay) does: every group keeps weight_decay 0.
+    literal = loraplus_train(build, torch.float64, batch,
+                             lambda pm: loraplus_optimizer(pm, loraplus_weight_decay=None, weight_decay=LORA_WD))
+    literal_groups = optimizer_groups(literal["pm"], literal["opt"], LORAPLUS_PEFT_GROUPS)
+    assert literal["opt"].defaults["weight_decay"] == LORA_WD
+    assert all(g["weight_decay"] == 0.0 for g in literal["opt"].param_groups)
+
+    # How far the final weights move under likely mistakes (float64), against the float32 distance.
+    variants = {
+        "weight_decay=0.01 instead of loraplus_weight_decay=0.01 (no decay at all)": literal,
+        "no LoRA+ (ratio 1: plain AdamW with Trainer's decay groups)":
+            loraplus_train(build, torch.float64, batch, lambda pm: loraplus_optimizer(pm, loraplus_lr_ratio=1)),
+        "ratio on lora_B only (head biases at lr)":
+            loraplus_train(build, torch.float64, batch, lambda pm: manual_optimizer(
+                pm, lambda m, n, p: (LORAPLUS_RATIO if "lora_B" in n else 1, loraplus_rule(m, n, p)[1]))),
+        "ratio on every LoRA matrix (lora_A too)":
+            loraplus_train(build, torch.float64, batch, lambda pm: manual_optimizer(
+                pm, lambda m, n, p: (LORAPLUS_RATIO if "lora_" in n or p.ndim == 1 else 1,
+                                     loraplus_rule(m, n, p)[1]))),
+        "weight decay on the biases too":
+            loraplus_train(build, torch.float64, batch, lambda pm: manual_optimizer(
+                pm, lambda m, n, p: (loraplus_rule(m, n, p)[0], LORA_WD))),
+    }
+    final32 = max(max_abs(r32["final"][n], p) for n, p in r64["final"].items())
+    changes = {label: max(max_abs(v["final"][n], p) for n, p in r64["final"].items())
+               for label, v in variants.items()}
+    assert min(changes.values()) > 10 * final32, (changes, final32)
+
+    steps = range(1, LORA_STEPS + 1)
+    tensors = {}
+    for step in steps:
+        tensors[f"step{step}.input_ids"] = packed(batch["input_ids"])
+        tensors[f"step{step}.token_type_ids"] = packed(batch["token_type_ids"])
+        tensors[f"step{step}.lengths"] = torch.tensor(batch["lengths"], dtype=torch.long)
+        tensors[f"step{step}.labels"] = torch.tensor(batch["labels"], dtype=torch.long)
+        tensors[f"step{step}.loss"] = r64["loss"][step - 1]
+        tensors[f"step{step}.logits"] = r64["logits"][step - 1]
+        for n, g in r64["grads"][step - 1].items():
+            tensors[f"step{step}.grad.{n}"] = g
+    for n, p in r64["final"].items():
+        tensors[f"final.{n}"] = p
+        tensors[f"final.{name_map[n]}"] = p
+    write_tensors(out / "expected.safetensors", tensors)
+    save_adapter(pm64.to(torch.float32), out / "adapter_final", name)
+    write_json(out / "batches.json", [
+        {"step": step, "input_ids": batch["input_ids"], "token_type_ids": batch["token_type_ids"],
+         "labels": batch["labels"], "lengths": batch["lengths"]} for step in steps])
+
+    peft_groups = [{"name": LORAPLUS_PEFT_GROUPS[i], "lr": g["lr"], "weight_decay": g["weight_decay"],
+                    "params": [name_map[n] for n, v in groups.items() if v["group"] == LORAPLUS_PEFT_GROUPS[i]]}
+                   for i, g in enumerate(r64["opt"].param_groups)]
+    write_json(out / "meta.json", {
+        "generator": GENERATOR,
+        "versions": versions(),
+        "base_model": f"base/ ({cls.__name__}, num_labels 2, seed {seed})",
+        "special_token_ids": special_ids("roberta"),
+        "trainable_parameters": sum(p.numel() for _, p in trainable),
+        "lora": {"r": LORA_R, "lora_alpha": LORA_ALPHA, "scaling": LORA_ALPHA / LORA_R,
+                 "target_modules": LORA_TARGETS, "lora_dropout": 0.0, "bias": "none", "task_type": "SEQ_CLS",
+                 "modules_to_save": ["classifier"],
+                 "lora_A_init": f"PEFT default (kaiming-uniform, a=sqrt(5)) after torch.manual_seed({seed + 100})",
+                 "lora_B_init": f"N(0, {LORA_B_INIT_STD}^2), not PEFT's zeros, so that step 1 is non-trivial"},
+        "dropout": f"model in train() mode with every dropout probability 0 ({n_dropout} nn.Dropout modules, all "
+                   "p=0, asserted; lora_dropout 0 is an Identity): identical to eval mode",
+        "optimizer": {
+            "call": LORAPLUS_CALL,
+            "signature": LORAPLUS_SIGNATURE,
+            "lr": LORA_LR, "loraplus_lr_ratio": LORAPLUS_RATIO, "lr_fast": LORA_LR * LORAPLUS_RATIO,
+            "loraplus_weight_decay": LORA_WD, "betas": list(LORA_BETAS), "eps": LORA_EPS,
+            "type": "torch.optim.AdamW (foreach=False, fused=False, amsgrad=False)",
+            "schedule": "constant", "grad_clipping": None,
+            "grouping_rule": "lr_fast = loraplus_lr_ratio * lr for every lora_B and every other trainable 1-D "
+                             "parameter (here the head's biases); lr for lora_A and the head's weight matrices. "
+                             "weight_decay 0.01 except biases and LayerNorm parameters (0). Asserted equal to "
+                             "what PEFT built, and a plain torch AdamW with these groups gives bit-identical "
+                             "float64 results",
+            "groups": {name_map[n]: {"lr": v["lr"], "weight_decay": v["weight_decay"]} for n, v in groups.items()},
+            "peft_param_groups": peft_groups,
+            "weight_decay_kwarg_note": (
+                "create_loraplus_optimizer takes weight decay as loraplus_weight_decay (default 0.0): each of its "
+                "groups sets weight_decay explicitly (loraplus_weight_decay, or 0.0 for groupB_no_decay), so "
+                f"weight_decay={LORA_WD} passed instead only lands in optimizer.defaults and no parameter decays"),
+            "groups_with_weight_decay_kwarg_instead": {
+                name_map[n]: {"lr": v["lr"], "weight_decay": v["weight_decay"]} for n, v in literal_groups.items()},
+        },
+        "steps": LORA_STEPS,
+        "batch": "one fixed batch (batches.json: the same batch listed for steps 1, 2, 3; expected.safetensors "
+                 "step<k>.input_ids etc. identical for every k): full-batch steps",
+        "loss_definition": "per step: mean over the 4 sequences of cross-entropy(logits, labels); "
+                           "loss and gradient are taken at the parameters before that step's update",
+        "losses": [float(x) for x in r64["loss"]],
+        "full_to_peft_names": name_map,
+        "final_tensor_names": [f"final.{name_map[n]}" for n in r64["final"]],
+        "min_abs_grad_per_step": [float(min(g.abs().min() for g in gs.values())) for gs in r64["grads"]],
+        "compute_dtype": "float64 on the float32 initial weights, stored as float32",
+        "float32_vs_float64": {
+            "loss_abs": max(abs(float(a) - float(b)) for a, b in zip(r32["loss"], r64["loss"])),
+            "logits_max_abs": max(max_abs(a, b) for a, b in zip(r32["logits"], r64["logits"])),
+            "final_weights_max_abs": final32,
+        },
+        "final_weights_change_if_implemented_wrongly": changes,
+        "padded_batch_check": {"logits_max_abs": max(d[0] for d in r64["padded"]),
+                               "loss_abs": max(d[1] for d in r64["padded"])},
+    })
+
+
+# --------------------------------------------------------------------------------------
 
 GROUPS = {"adamw": make_adamw, "encoders": make_encoders, "minilm": make_minilm, "lora": make_lora,
-          "families": make_families, "modernbert": make_modernbert}
+          "families": make_families, "modernbert": make_modernbert, "loraplus": make_loraplus}
 
 
 def main(argv) -> None:
