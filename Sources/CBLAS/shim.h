@@ -11,3 +11,9 @@ extern void *mremap(void *old_address, size_t old_size, size_t new_size, int fla
 static inline void *swift_lora_mremap_may_move(void *address, size_t old_size, size_t new_size) {
     return mremap(address, old_size, new_size, 1 /* MREMAP_MAYMOVE */);
 }
+
+// LAPACK's divide-and-conquer SVD (OpenBLAS ships LAPACK; Fortran calling convention: every
+// argument by pointer, column-major matrices). Used by Tensors' SingularValueDecomposition.
+void sgesdd_(const char *jobz, const int *m, const int *n, float *a, const int *lda, float *s,
+             float *u, const int *ldu, float *vt, const int *ldvt, float *work, const int *lwork,
+             int *iwork, int *info);

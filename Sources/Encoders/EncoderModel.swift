@@ -337,8 +337,11 @@ public final class EncoderModel: @unchecked Sendable {
     }
 
     /// Freezes the encoder, attaches LoRA adapters to `config.targets` in every layer
-    /// (A Kaiming-uniform, B zero, from `rng`) and trains adapters plus the head.
-    public func attachLoRA(_ lora: LoRAConfig, rng: inout RandomGenerator) {
+    /// (A Kaiming-uniform, B zero, from `rng`; or PiSSA's principal singular vectors, the base
+    /// weights becoming the residual) and trains adapters plus the head.
+    ///
+    /// - Throws: `EncoderError.invalidInput` when PiSSA's SVD fails (LAPACK does not converge).
+    public func attachLoRA(_ lora: LoRAConfig, rng: inout RandomGenerator) throws {
         precondition(loraConfig == nil, "attachLoRA: adapters already attached")
         precondition(lora.rank > 0, "attachLoRA: rank must be positive")
         let missing = lora.targets.filter { config.family.layer.linears[$0] == nil }
@@ -353,6 +356,11 @@ public final class EncoderModel: @unchecked Sendable {
                 let b = parameters.add(base + ".lora_B.weight", shape: [lin.outFeatures, lora.rank], decays: true)
                 let adapter = LoRAAdapter(a: a, b: b, baseWeight: lin.weight, config: lora)
                 adapter.initialise(rng: &rng)
+                if lora.initialisation == .pissa {
+                    do { try adapter.initialisePiSSA() } catch {
+                        throw EncoderError.invalidInput("PiSSA initialisation of \(lin.weight.name): \(error)")
+                    }
+                }
                 trained.insert(a.name)
                 trained.insert(b.name)
                 lin.adapter = adapter

@@ -51,18 +51,31 @@ public struct LoRAConfig: Sendable, Codable, Equatable {
     public var targets: [LoRATarget] = [.query, .value]
     /// Rank-stabilised scaling α/√r.
     public var rsLoRA: Bool = false
+    /// How A and B start; nil: PEFT's default (Kaiming-uniform A, zero B).
+    public var initialisation: LoRAInitialisation?
 
     /// Creates a configuration (defaults: r = 8, α = 8, query and value, no dropout).
-    public init(rank: Int = 8, alpha: Float = 8, dropout: Float = 0, targets: [LoRATarget] = [.query, .value], rsLoRA: Bool = false) {
+    public init(rank: Int = 8, alpha: Float = 8, dropout: Float = 0, targets: [LoRATarget] = [.query, .value], rsLoRA: Bool = false,
+                initialisation: LoRAInitialisation? = nil) {
         self.rank = rank
         self.alpha = alpha
         self.dropout = dropout
         self.targets = targets
         self.rsLoRA = rsLoRA
+        self.initialisation = initialisation
     }
 
     /// The scale `s` applied to `B·A·x`.
     public var scale: Float { rsLoRA ? alpha / Float(rank).squareRoot() : alpha / Float(rank) }
+}
+
+/// How a LoRA adapter's A and B start (PEFT's `init_lora_weights`).
+public enum LoRAInitialisation: String, Sendable, Codable, CaseIterable {
+    /// Kaiming-uniform A, zero B: training starts from the base model (PEFT's `True`).
+    case standard = "default"
+    /// PiSSA (Meng et al. 2024, PEFT's `"pissa"`): A and B from the top-r singular vectors and
+    /// values of W, W replaced by the residual, so the model is unchanged at the start.
+    case pissa
 }
 
 /// A low-rank adapter on one frozen Linear: `y = W₀x + b + s·B·A·dropout(x)`.
@@ -85,6 +98,10 @@ public final class LoRAAdapter: @unchecked Sendable {
     public internal(set) var dropout: Float
     /// Whether `s·B·A` is currently folded into the base weight.
     public private(set) var isMerged = false
+    /// PiSSA's initial A₀ `(r, in)` and B₀ `(out, r)` (nil for a standard adapter): the base
+    /// weight holds `W − s·B₀·A₀`, so the adapter a PEFT user loads on the original W is
+    /// `[A; A₀]`, `[B, −B₀]` (see `PEFTAdapter.save`).
+    public private(set) var pissaInitial: (a: [Float], b: [Float])?
 
     init(a: Parameter, b: Parameter, baseWeight: Parameter, config: LoRAConfig) {
         self.a = a
@@ -101,6 +118,26 @@ public final class LoRAAdapter: @unchecked Sendable {
         let bound = 1 / Float(fanIn).squareRoot()
         rng.fillUniform(a.value.pointer, count: a.count, low: -bound, high: bound)
         b.value.zero()
+    }
+
+    /// PiSSA, as PEFT's `pissa_init`: with `W = U·diag(S)·Vᵀ` (LAPACK's SVD) and the top r,
+    /// `A = diag(√(S_r/s))·V_rᵀ`, `B = U_r·diag(√(S_r/s))`, and `W ← W − s·B·A`; A₀ and B₀ are
+    /// kept for the conversion of the trained adapter.
+    public func initialisePiSSA() throws {
+        precondition(!isMerged && !baseWeight.isTransposed, "PiSSA: the adapter must be unmerged on the checkpoint layout")
+        let out = baseWeight.shape[0], inF = baseWeight.shape[1], r = rank
+        let svd = try SingularValueDecomposition(baseWeight.pointer, rows: out, cols: inF)
+        let k = min(out, inF)
+        precondition(r <= k, "PiSSA: rank \(r) above min(out, in) = \(k)")
+        let ap = a.value.pointer, bp = b.value.pointer
+        for i in 0..<r {
+            let root = (svd.s[i] / scale).squareRoot()
+            for j in 0..<inF { ap[i * inF + j] = root * svd.vt[i * inF + j] }
+            for o in 0..<out { bp[o * r + i] = root * svd.u[o * k + i] }
+        }
+        Gemm.multiply(m: out, n: inF, k: r, a: bp, lda: r, b: ap, ldb: inF, c: baseWeight.value.pointer, ldc: inF,
+                      alpha: -scale, beta: 1)
+        pissaInitial = (Array(UnsafeBufferPointer(start: ap, count: a.count)), Array(UnsafeBufferPointer(start: bp, count: b.count)))
     }
 
     /// `W += s·B·A` (no-op if already merged).

@@ -25,14 +25,44 @@ public enum PEFTAdapter {
     }
 
     /// Writes the adapters and the head of `model` to `directory` (atomically per file).
+    ///
+    /// PiSSA adapters are written for the original base model, as PEFT's
+    /// `path_initial_model_for_weight_conversion` converts them: the trained model is
+    /// `(W − s·B₀A₀) + s·BA = W + s·[B, −B₀]·[A; A₀]`, so the file holds rank 2r with
+    /// `A' = [A; A₀]`, `B' = [B, −B₀]`, `r' = 2r` and `α' = 2α` (α·√2 with rsLoRA), which keep
+    /// the scale, and `init_lora_weights: true`.
     public static func save(_ model: EncoderModel, to directory: URL, baseModelPath: String) throws {
-        guard let lora = model.loraConfig else { throw EncoderError.invalidInput("PEFTAdapter.save: the model has no LoRA adapters") }
+        guard var lora = model.loraConfig else { throw EncoderError.invalidInput("PEFTAdapter.save: the model has no LoRA adapters") }
         guard !model.adapters.contains(where: \.isMerged) else {
             throw EncoderError.invalidInput("PEFTAdapter.save: unmerge the adapters first")
         }
+        var initialA: [String: LoRAAdapter] = [:], initialB: [String: LoRAAdapter] = [:]
+        for a in model.adapters where a.pissaInitial != nil {
+            initialA[a.a.name] = a
+            initialB[a.b.name] = a
+        }
         var records: [SafeTensorRecord] = []
         for p in model.parameters.all where p.name.contains(".lora_") || model.headParameterNames.contains(p.name) {
-            records.append(SafeTensorRecord(name: namePrefix + p.name, shape: p.shape, pointer: p.pointer))
+            if let ad = initialA[p.name], let a0 = ad.pissaInitial?.a {
+                // [A; A₀]: the rows of A, then those of A₀.
+                records.append(SafeTensorRecord(name: namePrefix + p.name, shape: [2 * p.shape[0], p.shape[1]],
+                                                floats: p.value.toArray() + a0))
+            } else if let ad = initialB[p.name], let b0 = ad.pissaInitial?.b {
+                // [B, −B₀]: each row of B followed by the negated row of B₀.
+                let out = p.shape[0], r = p.shape[1], b = p.value.toArray()
+                var rows = [Float](); rows.reserveCapacity(2 * out * r)
+                for o in 0..<out {
+                    rows.append(contentsOf: b[(o * r)..<((o + 1) * r)])
+                    rows.append(contentsOf: b0[(o * r)..<((o + 1) * r)].map { -$0 })
+                }
+                records.append(SafeTensorRecord(name: namePrefix + p.name, shape: [out, 2 * r], floats: rows))
+            } else {
+                records.append(SafeTensorRecord(name: namePrefix + p.name, shape: p.shape, pointer: p.pointer))
+            }
+        }
+        if !initialA.isEmpty {
+            lora.alpha = lora.rsLoRA ? lora.alpha * Float(2).squareRoot() : 2 * lora.alpha
+            lora.rank *= 2
         }
         let config: [String: JSONValue] = [
             "peft_type": .string("LORA"),
@@ -257,7 +287,7 @@ public enum PEFTAdapter {
         let path = weightsURL.relativePath
         try description.lora.validate(for: model.config, source: directory.appendingPathComponent("adapter_config.json").relativePath, rankKey: "r")
         var rng = RandomGenerator(seed: 0)
-        model.attachLoRA(description.lora, rng: &rng)
+        try model.attachLoRA(description.lora, rng: &rng)
         let file = try SafeTensorsFile(url: weightsURL)
         var expected = Set<String>()
         var loadedHead: [String] = []

@@ -166,7 +166,7 @@ public final class Trainer {
                 warmStart = head
             } else {
                 var rng = RandomGenerator(seed: options.seed ^ 0x4C6F_5241)
-                model.attachLoRA(options.lora, rng: &rng)
+                try model.attachLoRA(options.lora, rng: &rng)
             }
         }
         optimizer = AdamWOptimizer(store: model.parameters, config: AdamWConfig(weightDecay: options.weightDecay))
@@ -214,6 +214,7 @@ public final class Trainer {
             f["lora_rslora"] = String(o.lora.rsLoRA)
             if let ratio = o.loraPlusRatio { f["loraplus_ratio"] = String(ratio) }
             if let dir = o.initAdapter { f["init_adapter"] = dir }
+            if let initialisation = o.lora.initialisation { f["lora_init"] = initialisation.rawValue }
         }
         return RunIdentity(fields: f)
     }

@@ -22,6 +22,9 @@ extension TrainingOptions {
             throw InvalidValue(source: nil, key: "--stop-at-score", value: String(stopAtScore), allowed: "a finite number")
         }
         if let stopAfterSteps { try rules.atLeast(stopAfterSteps, 0, key: "stop after steps") }
+        if initAdapter != nil, lora.initialisation == .pissa {
+            throw InvalidValue(source: nil, key: "--init", value: "pissa", allowed: "default with --init-adapter (a warm start takes the adapter's weights)")
+        }
         if let loraPlusRatio {
             try rules.positive(loraPlusRatio, key: "--loraplus-ratio")
             guard method == .lora else {

@@ -24,11 +24,16 @@ struct LoRAOptions: ParsableArguments {
     @Flag(help: "Rank-stabilised scaling alpha/sqrt(r).")
     var rslora = false
 
+    @Option(name: .customLong("init"),
+            help: "How A and B start: 'default' (Kaiming-uniform A, zero B) or 'pissa' (the top-r singular vectors and values of each adapted weight, which becomes the residual; the saved adapter is converted for the original base model, as PEFT does).")
+    var initialisation: LoRAInitialisation = .standard
+
     /// The adapter settings; without `--targets`, `family`'s default targets (query and value
     /// when the family is not known yet).
     func config(family: EncoderFamily? = nil) throws -> LoRAConfig {
         LoRAConfig(rank: rank, alpha: alpha, dropout: loraDropout,
-                   targets: try targets.map(LoRATarget.parseList) ?? family?.defaultTargets ?? [.query, .value], rsLoRA: rslora)
+                   targets: try targets.map(LoRATarget.parseList) ?? family?.defaultTargets ?? [.query, .value], rsLoRA: rslora,
+                   initialisation: initialisation == .pissa ? .pissa : nil)
     }
 
     /// The model-independent checks (the rank's upper bound needs the model:
@@ -126,3 +131,4 @@ enum CLI {
     }
 }
 
+extension LoRAInitialisation: ExpressibleByArgument {}

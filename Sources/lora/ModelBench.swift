@@ -150,7 +150,7 @@ struct TrainBench: ParsableCommand {
         case .full: m.setFullFineTuning()
         case .lora:
             var rng = RandomGenerator(seed: 1)
-            m.attachLoRA(try lora.config(family: m.config.family), rng: &rng)
+            try m.attachLoRA(try lora.config(family: m.config.family), rng: &rng)
         }
         let opt = AdamWOptimizer(store: m.parameters, config: AdamWConfig())
         let (batches, _) = try workload.batches(model: m, count: workload.warmup + workload.steps, split: .train)

@@ -41,7 +41,7 @@ struct ParamsCommand: ParsableCommand {
             let config = try lora.config(family: m.config.family)
             try CLI.usage { try config.validate(for: m.config, source: nil) }
             var rng = RandomGenerator(seed: 0)
-            m.attachLoRA(config, rng: &rng)
+            try m.attachLoRA(config, rng: &rng)
         }
         let counts = m.parameterCounts
         let adapter = m.adapters.reduce(0) { $0 + $1.a.count + $1.b.count }

@@ -85,7 +85,7 @@ final class CheckpointLoadingTests: XCTestCase {
         let model = try EncoderModel.load(directory: src)
         let before = model.parameters["roberta.encoder.layer.0.attention.self.query.weight"]!.value.toArray()
         var rng = RandomGenerator(seed: 9)
-        model.attachLoRA(LoRAConfig(rank: 4, alpha: 16, targets: [.query, .value, .output]), rng: &rng)
+        try model.attachLoRA(LoRAConfig(rank: 4, alpha: 16, targets: [.query, .value, .output]), rng: &rng)
         for a in model.adapters { rng.fillNormal(a.b.value.pointer, count: a.b.count, std: 0.1) }
         let expected = try SafeTensorsFile(url: src.appendingPathComponent("expected.safetensors"))
         let batch = try fixtureBatch(expected)

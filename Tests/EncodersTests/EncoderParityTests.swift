@@ -92,7 +92,7 @@ final class EncoderParityTests: XCTestCase {
         let model = try EncoderModel.load(directory: dir.appendingPathComponent("base"))
         var rng = RandomGenerator(seed: 1)
         let targets = model.config.family.defaultTargets
-        model.attachLoRA(LoRAConfig(rank: 4, alpha: 8, targets: targets), rng: &rng)
+        try model.attachLoRA(LoRAConfig(rank: 4, alpha: 8, targets: targets), rng: &rng)
         for p in model.parameters.trainable {
             try initial.readFloats("base_model.model." + p.name, into: p.value.pointer, count: p.count)
         }
@@ -157,7 +157,7 @@ final class EncoderParityTests: XCTestCase {
             model.setDropout(hidden: 0.1, attention: 0.1)
             var rng = RandomGenerator(seed: 11)
             if lora {
-                model.attachLoRA(LoRAConfig(rank: 4, alpha: 8, dropout: 0.1, targets: model.config.family.layer.targets), rng: &rng)
+                try model.attachLoRA(LoRAConfig(rank: 4, alpha: 8, dropout: 0.1, targets: model.config.family.layer.targets), rng: &rng)
                 for adapter in model.adapters {
                     for i in 0..<adapter.b.count { adapter.b.value.pointer[i] = 0.05 * rng.nextNormal() }
                 }

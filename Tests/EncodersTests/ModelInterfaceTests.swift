@@ -36,7 +36,7 @@ final class ParameterSlabTests: XCTestCase {
             let before = store.all.map { $0.value.toArray() }
 
             var rng = RandomGenerator(seed: 1)
-            model.attachLoRA(LoRAConfig(rank: 2, alpha: 4, targets: [.query, .value]), rng: &rng)
+            try model.attachLoRA(LoRAConfig(rank: 2, alpha: 4, targets: [.query, .value]), rng: &rng)
             assertOneSlab(store)
             for (p, values) in zip(store.all, before) {
                 XCTAssertEqual(p.value.toArray(), values, "\(family): \(p.name) changed when the slab grew for the adapters")

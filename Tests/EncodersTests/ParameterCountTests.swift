@@ -20,7 +20,7 @@ final class ParameterCountTests: XCTestCase {
         let model = EncoderModel(config: config)
         XCTAssertEqual(model.parameterCounts.total, 124_647_170)
         var rng = RandomGenerator(seed: 0)
-        model.attachLoRA(LoRAConfig(rank: 8, alpha: 8, targets: [.query, .value]), rng: &rng)
+        try model.attachLoRA(LoRAConfig(rank: 8, alpha: 8, targets: [.query, .value]), rng: &rng)
         let adapter = model.adapters.reduce(0) { $0 + $1.a.count + $1.b.count }
         XCTAssertEqual(adapter, 294_912)
         XCTAssertEqual(model.parameterCounts.trainable, 887_042)

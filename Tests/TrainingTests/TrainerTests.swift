@@ -16,7 +16,7 @@ final class PEFTTrainingParityTests: XCTestCase {
         let expected = try SafeTensorsFile(url: dir.appendingPathComponent("expected.safetensors"))
         let model = try EncoderModel.load(directory: dir.appendingPathComponent("base"))
         var rng = RandomGenerator(seed: 0)
-        model.attachLoRA(LoRAConfig(rank: 4, alpha: 8, targets: model.config.family.defaultTargets), rng: &rng)
+        try model.attachLoRA(LoRAConfig(rank: 4, alpha: 8, targets: model.config.family.defaultTargets), rng: &rng)
         for p in model.parameters.trainable {
             try initial.readFloats(PEFTAdapter.namePrefix + p.name, into: p.value.pointer, count: p.count)
         }
@@ -72,7 +72,7 @@ final class FamilyAdapterTests: XCTestCase {
             let meta = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("meta.json"))) as! [String: Any]
             let counted = try EncoderModel.load(directory: dir.appendingPathComponent("base"))
             var rng = RandomGenerator(seed: 0)
-            counted.attachLoRA(LoRAConfig(rank: 4, alpha: 8, targets: counted.config.family.defaultTargets), rng: &rng)
+            try counted.attachLoRA(LoRAConfig(rank: 4, alpha: 8, targets: counted.config.family.defaultTargets), rng: &rng)
             XCTAssertEqual(counted.parameters.trainableCount, (meta["trainable_parameters"] as! NSNumber).intValue, "\(name): trainable count")
 
             let model = try EncoderModel.load(directory: dir.appendingPathComponent("base"))
