@@ -61,6 +61,7 @@ struct PlannedRun: Codable, Equatable {
             "evals_per_epoch": .number(Double(evalsPerEpoch)),
             "lora": .object(["r": .number(Double(lora.rank)), "alpha": .number(Double(lora.alpha)), "dropout": .number(Double(lora.dropout)),
                              "targets": .array(lora.targets.map { .string($0.rawValue) })]),
+            "init_adapter": initAdapter.map { .string($0) } ?? .null,
         ]
     }
 

@@ -78,3 +78,28 @@ final class FamilyCommandTests: XCTestCase {
         }
     }
 }
+
+/// `lora reproduce --transfer-adapter`: the plan starts the LoRA runs of MRPC, RTE and STS-B
+/// from the adapter, with its rank, alpha and targets, and leaves the others alone.
+final class TransferAdapterPlanTests: XCTestCase {
+    func testTransferAdapterGoesIntoThePlanOfMRPCRTEAndSTSB() throws {
+        let model = try TestPaths.require(TestPaths.miniLMDirectory, hint: "scripts/fetch-model.sh installs it").get().path
+        let adapter = TestPaths.fixture("interop/minilm-mrpc-adapter").path
+        let r = try LoraProcess.run(["reproduce", "--model", model, "--data", "unused", "--out", "unused", "--budget", "quick",
+                                     "--seeds", "42", "--transfer-adapter", adapter, "--print-plan"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let plan = try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as! [String: Any]
+        let runs = plan["runs"] as! [[String: Any]]
+        XCTAssertEqual(runs.count, 10)
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: adapter + "/adapter_config.json"))) as! [String: Any]
+        for run in runs {
+            let task = run["task"] as! String, method = run["method"] as! String
+            let transferred = method == "lora" && ["MRPC", "RTE", "STS-B"].contains(task)
+            XCTAssertEqual(run["init_adapter"] as? String, transferred ? adapter : nil, "\(task) \(method)")
+            if transferred {
+                let lora = run["lora"] as! [String: Any]
+                XCTAssertEqual((lora["r"] as! NSNumber).intValue, (config["r"] as! NSNumber).intValue, "\(task): the adapter's rank")
+            }
+        }
+    }
+}

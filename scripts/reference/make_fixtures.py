@@ -6,8 +6,8 @@ Run from the repository root with the reference venv (see scripts/reference/READ
     ../refenv/bin/python scripts/reference/make_fixtures.py            # everything
     ../refenv/bin/python scripts/reference/make_fixtures.py adamw lora # only some groups
 
-Groups: adamw, encoders, minilm, lora, families, modernbert, loraplus. Every group is deterministic (fixed seeds, one
-thread); re-running rewrites byte-identical files. CI never runs this script: the
+Groups: adamw, encoders, minilm, lora, families, modernbert, loraplus, pissa. Every group is deterministic
+(fixed seeds, one thread); re-running rewrites byte-identical files. CI never runs this script: the
 fixtures are committed.
 
 Conventions (the Swift tests rely on them; README.md lists every tensor):
@@ -682,10 +682,10 @@ LORA_LR, LORA_WD, LORA_BETAS, LORA_EPS = 1e-3, 0.01, (0.9, 0.999), 1e-8
 LORA_STEPS = 3
 
 
-def save_adapter(pm, path: Path, name: str) -> None:
-    """PEFT's save_pretrained, made reproducible: no model-card README, a repo-relative
+def save_adapter(pm, path: Path, name: str, **save_kwargs) -> None:
+    """PEFT's save_pretrained (with save_kwargs), made reproducible: no model-card README, a repo-relative
     base_model_name_or_path and sorted target_modules (PEFT keeps them in a set)."""
-    pm.save_pretrained(str(path))
+    pm.save_pretrained(str(path), **save_kwargs)
     (path / "README.md").unlink(missing_ok=True)
     cfg_path = path / "adapter_config.json"
     cfg = json.loads(cfg_path.read_text())
@@ -1453,9 +1453,441 @@ def make_loraplus() -> None:
 
 
 # --------------------------------------------------------------------------------------
+# (i) PiSSA (Meng et al. 2024) as PEFT implements it: LoraConfig(init_lora_weights="pissa") and
+# save_pretrained(..., path_initial_model_for_weight_conversion=...) (a plain LoRA for the original base)
+
+PISSA_NAME = "peft-tiny-pissa"
+# Base model seed (the overwritten nn.Linear init of lora_A/lora_B runs after torch.manual_seed(seed + 100)).
+# Chosen so that no gradient element is below 1e-6 (min_abs_grad_per_step >= 2e-6; seeds 53, 55, 57 had
+# 1.8e-7, 9.9e-8, 6.8e-8, and with seed 58 PyTorch's own float32 run already lands 2.2e-5 from the reference).
+PISSA_SEED = 56
+PISSA_BATCH_SEED = 531
+PISSA_BATCH = dict(lengths=[9, 12, 6, 10], pairs=[None, 5, None, 4], labels=[1, 0, 0, 1])
+PISSA_CONFIG = ("LoraConfig(task_type=TaskType.SEQ_CLS, r=4, lora_alpha=8, target_modules=['query', 'value'], "
+                "lora_dropout=0.0, bias='none', init_lora_weights='pissa')")
+PISSA_FORMULAS = {
+    "source": "peft/tuners/lora/layer.py, LoraLayer.pissa_init (init_lora_weights == 'pissa'; called from "
+              "LoraLayer.update_layer after scaling is set)",
+    "scaling": "s = lora_alpha / r (lora_alpha / sqrt(r) with use_rslora), set in update_layer before pissa_init",
+    "svd": "W (out x in; transposed first when fan_in_fan_out) cast to float32: V, S, Uh = "
+           "torch.linalg.svd(W, full_matrices=False) (W = V diag(S) Uh, S descending)",
+    "factors": "Vr = V[:, :r], Sr = S[:r] / s, Uhr = Uh[:r]; lora_A = diag(sqrt(Sr)) @ Uhr (r x in), "
+               "lora_B = Vr @ diag(sqrt(Sr)) (out x r); so s * lora_B @ lora_A = Vr diag(S[:r]) Uhr, the best "
+               "rank-r approximation of W, whatever s is (s only splits it between the factors)",
+    "residual": "base weight replaced by W_res = W - s * lora_B @ lora_A (computed in float32, then cast back to "
+                "the base weight's dtype); the bias is untouched, so the PiSSA model computes exactly W at init",
+    "dtype": "raises TypeError unless the base weight is float32, float16 or bfloat16: the SVD always runs in "
+             "float32; lora_A, lora_B are assigned the float32 results; the residual is cast to the weight's dtype",
+    "fast_variant_not_used": "'pissa_niter_<n>': Vr, Sr, Ur = torch.svd_lowrank(W, r, niter=n), Sr /= s, Uhr = Ur.t()",
+}
+PISSA_CONVERSION = {
+    "source": "peft/peft_model.py PeftModel.save_pretrained -> LoraModel._convert_state_dict_for_initial_model "
+              "(peft/tuners/lora/model.py) -> LoraModel.subtract_mutated_init",
+    "steps": [
+        "save_pretrained writes a deep copy of the live adapter config, with init_lora_weights=True, over "
+        "<path_initial_model_for_weight_conversion>/adapter_config.json before loading it (so in PEFT 0.21.2 the "
+        "conversion would work even if the initial adapter had been saved with init_lora_weights='pissa'; PEFT's "
+        "PiSSA example sets True before saving so that loading the initial adapter does not run PiSSA again)",
+        "raises ValueError when use_rslora and (rank_pattern or alpha_pattern); warns unless the live "
+        "init_lora_weights starts with pissa, corda, olora, lora_ga or true",
+        "load_adapter(dirname(path), subfolder=basename(path), adapter_name=basename(path)) loads A0, B0 (and its "
+        "modules_to_save copy); raises ValueError if that config's init_lora_weights still starts with pissa "
+        "(or is corda, olora, lora_ga); the loaded adapter is deleted afterwards",
+        "subtract_mutated_init: for every key of the trained adapter's state dict containing 'lora_A': "
+        "cat([A, A0], dim=0) (2r x in); containing 'lora_B': cat([B, -B0], dim=1) (out x 2r); so "
+        "B_c @ A_c = B @ A - B0 @ A0. EVERY OTHER KEY IS DROPPED: the trained modules_to_save head "
+        "(classifier.*) is not in the converted adapter_model.safetensors",
+        "the saved adapter_config.json: init_lora_weights True; r -> 2r; lora_alpha -> 2 * lora_alpha "
+        "(use_rslora: lora_alpha * sqrt(2)), so scaling is unchanged; rank_pattern and alpha_pattern values "
+        "doubled; everything else (target_modules, modules_to_save, task_type) kept",
+    ],
+    "delta": "s * B_c @ A_c = s * (B @ A - B0 @ A0) = (W_res + s B A) - W: the trained PiSSA weight minus the "
+             "original weight",
+}
+
+
+def pissa_canonical(name: str) -> str:
+    """base_model.model.roberta...query(.weight) -> roberta...query(.weight)."""
+    return name.removeprefix("base_model.model.")
+
+
+@contextlib.contextmanager
+def pissa_svd_in_weight_dtype():
+    """LoraLayer.pissa_init for init_lora_weights='pissa', line for line as PEFT 0.21.2 writes it, except that
+    the SVD runs in the weight's own dtype (PEFT casts to float32 and refuses float64). On a float32 model it is
+    PEFT's function (asserted bit-identical); on the float64 copy it is the exact float64 PiSSA."""
+    from peft.tuners.lora.layer import LoraLayer
+    from peft.utils.other import transpose
+
+    shipped = LoraLayer.pissa_init
+
+    def pissa_init(self, adapter_name, init_lora_weights):
+        assert init_lora_weights == "pissa", init_lora_weights
+        weight = self.get_base_layer().weight
+        dtype = weight.dtype
+        weight = transpose(weight, self.fan_in_fan_out)
+        V, S, Uh = torch.linalg.svd(weight.data, full_matrices=False)
+        Vr = V[:, : self.r[adapter_name]]
+        Sr = S[: self.r[adapter_name]]
+        Sr /= self.scaling[adapter_name]
+        Uhr = Uh[: self.r[adapter_name]]
+        lora_A = torch.diag(torch.sqrt(Sr)) @ Uhr
+        lora_B = Vr @ torch.diag(torch.sqrt(Sr))
+        self.lora_A[adapter_name].weight.data = lora_A
+        self.lora_B[adapter_name].weight.data = lora_B
+        weight = weight.data - self.scaling[adapter_name] * lora_B @ lora_A
+        weight = transpose(weight.to(dtype), self.fan_in_fan_out)
+        self.get_base_layer().weight.data = weight
+
+    LoraLayer.pissa_init = pissa_init
+    try:
+        yield
+    finally:
+        LoraLayer.pissa_init = shipped
+
+
+def pissa_build(base_dir: Path, dtype, svd_in_weight_dtype: bool):
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    base = RobertaForSequenceClassification.from_pretrained(str(base_dir), attn_implementation="eager").to(dtype)
+    torch.manual_seed(PISSA_SEED + 100)  # nn.Linear's init of lora_A/lora_B, overwritten by pissa_init
+    cfg = LoraConfig(task_type=TaskType.SEQ_CLS, r=LORA_R, lora_alpha=LORA_ALPHA, target_modules=LORA_TARGETS,
+                     lora_dropout=0.0, bias="none", init_lora_weights="pissa")  # modules_to_save: SEQ_CLS default
+    with pissa_svd_in_weight_dtype() if svd_in_weight_dtype else contextlib.nullcontext():
+        pm = get_peft_model(base, cfg)
+    dropouts = [m for m in pm.modules() if isinstance(m, torch.nn.Dropout)]
+    assert dropouts and all(m.p == 0.0 for m in dropouts), [m.p for m in dropouts]
+    assert all(p.dtype == dtype for p in pm.parameters())
+    return pm
+
+
+def pissa_lora_layers(pm) -> dict:
+    """canonical module name -> the LoRA Linear (named_modules order)."""
+    from peft.tuners.lora.layer import Linear as LoraLinear
+
+    return {pissa_canonical(n): m for n, m in pm.named_modules() if isinstance(m, LoraLinear)}
+
+
+def pissa_delta(layer) -> torch.Tensor:
+    """LoRA Linear.get_delta_weight for the default adapter: (B @ A) * scaling, (out, in)."""
+    return layer.get_delta_weight("default").detach().clone()
+
+
+def pissa_load_base(base_dir: Path, dtype):
+    return RobertaForSequenceClassification.from_pretrained(str(base_dir), attn_implementation="eager").to(dtype)
+
+
+def pissa_logits(model, batch) -> torch.Tensor:
+    with torch.no_grad():
+        return run_unpadded(model, batch, "roberta")["logits"]
+
+
+def pissa_workflow(base_dir: Path, work: Path, dtype, svd_in_weight_dtype: bool, batch: dict) -> dict:
+    """PEFT's PiSSA workflow in `dtype` under `work`: PiSSA init, save the initial adapter with
+    init_lora_weights=True, three full-batch AdamW steps, save converted for the original base, reload it there."""
+    from peft import PeftModel, get_peft_model_state_dict
+    from safetensors.torch import load_file
+
+    rec = {}
+    original = pissa_load_base(base_dir, dtype)
+    original_weights = {n: p.detach().clone() for n, p in original.named_parameters()}
+    rec["base_logits"] = pissa_logits(original, batch)
+
+    pm = pissa_build(base_dir, dtype, svd_in_weight_dtype)
+    layers = pissa_lora_layers(pm)
+    assert list(layers) == [f"roberta.encoder.layer.{i}.attention.self.{t}" for i in range(2) for t in LORA_TARGETS]
+    rec["scaling"] = {m: layer.scaling["default"] for m, layer in layers.items()}
+    rec["residual"] = {m: layer.base_layer.weight.detach().clone() for m, layer in layers.items()}
+    rec["init_A"] = {m: layer.lora_A["default"].weight.detach().clone() for m, layer in layers.items()}
+    rec["init_B"] = {m: layer.lora_B["default"].weight.detach().clone() for m, layer in layers.items()}
+    rec["init_delta"] = {m: pissa_delta(layer) for m, layer in layers.items()}
+    rec["singular_values"] = {m: torch.linalg.svdvals(original_weights[m + ".weight"]) for m in layers}
+    rec["reconstruction"] = max(max_abs(rec["residual"][m] + rec["init_delta"][m], original_weights[m + ".weight"])
+                                for m in layers)
+    for n, p in pm.get_base_model().named_parameters():  # everything else is the original base's
+        if "lora_" not in n and "modules_to_save" not in n and not any(n == m + ".base_layer.weight" for m in layers):
+            key = n.replace(".base_layer.", ".").replace(".original_module.", ".")
+            assert torch.equal(p, original_weights[key]), n
+    rec["init_logits"] = pissa_logits(pm, batch)
+
+    # PEFT's PiSSA example: set init_lora_weights=True (so loading it does not run PiSSA again), save.
+    pm.peft_config["default"].init_lora_weights = True
+    pm.save_pretrained(str(work / "adapter_init"))
+    rec["init_config_as_saved"] = json.loads((work / "adapter_init" / "adapter_config.json").read_text())
+
+    pm.train()  # every dropout probability is 0 (asserted in pissa_build): identical to eval
+    params = {n: p for n, p in pm.named_parameters() if p.requires_grad}
+    decay = [n for n in params if not trainer_no_decay(pm, n)]
+    no_decay = [n for n in params if trainer_no_decay(pm, n)]
+    assert all(n.endswith(".bias") for n in no_decay)
+    opt = torch.optim.AdamW([{"params": [params[n] for n in decay], "weight_decay": LORA_WD},
+                             {"params": [params[n] for n in no_decay], "weight_decay": 0.0}],
+                            lr=LORA_LR, betas=LORA_BETAS, eps=LORA_EPS, amsgrad=False, foreach=False, fused=False)
+    rec.update(decay=decay, no_decay=no_decay, loss=[], logits=[], grads=[], padded=[])
+    for _ in range(LORA_STEPS):
+        opt.zero_grad(set_to_none=True)
+        res = run_unpadded(pm, batch, "roberta")
+        loss = hf_loss(res["logits"], label_tensor(batch["labels"], 2), 2)
+        chk = padded_check(pm, batch, "roberta", 2, dtype)
+        rec["padded"].append((max_abs(chk["logits"], res["logits"]), abs(chk["loss"].item() - loss.item())))
+        loss.backward()
+        rec["loss"].append(loss.detach().clone())
+        rec["logits"].append(res["logits"].detach().clone())
+        rec["grads"].append({n: p.grad.detach().clone() for n, p in params.items()})
+        opt.step()
+    pm.eval()
+    rec["trained_logits"] = pissa_logits(pm, batch)
+    rec["trained_state_dict"] = {k: v.detach().clone() for k, v in get_peft_model_state_dict(pm).items()}
+    rec["trained_delta"] = {m: (layer.base_layer.weight + pissa_delta(layer) - original_weights[m + ".weight"])
+                            .detach().clone() for m, layer in layers.items()}
+    rec["trained_pm"] = pm
+
+    # Conversion to a plain LoRA adapter for the original base.
+    pm.save_pretrained(str(work / "adapter_converted"),
+                       path_initial_model_for_weight_conversion=str(work / "adapter_init"))
+    conv_file = work / "adapter_converted" / "adapter_model.safetensors"
+    converted = load_file(str(conv_file))
+    rec["converted_config"] = json.loads((work / "adapter_converted" / "adapter_config.json").read_text())
+    rec["init_config_after_conversion"] = json.loads((work / "adapter_init" / "adapter_config.json").read_text())
+    rec["converted_keys_as_peft_writes"] = sorted(converted)
+    init_sd = load_file(str(work / "adapter_init" / "adapter_model.safetensors"))
+    for k, v in rec["trained_state_dict"].items():  # [A | A0] and [B | -B0] (A0, B0 as saved, in `dtype`)
+        if "lora_A" in k:
+            assert torch.equal(converted[k], torch.cat([v, init_sd[k]], 0)), k
+        elif "lora_B" in k:
+            assert torch.equal(converted[k], torch.cat([v, -init_sd[k]], 1)), k
+    missing = sorted(k for k in rec["trained_state_dict"] if k not in converted)
+    rec["dropped_by_conversion"] = missing
+    try:
+        PeftModel.from_pretrained(pissa_load_base(base_dir, dtype), str(work / "adapter_converted"))
+        rec["peft_output_loads"] = "yes"
+    except KeyError as e:
+        rec["peft_output_loads"] = f"no: PeftModel.from_pretrained raises KeyError({e})"
+    if missing:  # completed: the trained head, as save_pretrained writes it without conversion
+        converted.update({k: rec["trained_state_dict"][k] for k in missing})
+        save_file(converted, str(conv_file), metadata={"format": "pt"})
+    rec["converted"] = converted
+
+    loaded = PeftModel.from_pretrained(pissa_load_base(base_dir, dtype), str(work / "adapter_converted"))
+    loaded.eval()
+    conv_layers = pissa_lora_layers(loaded)
+    rec["converted_scaling"] = {m: layer.scaling["default"] for m, layer in conv_layers.items()}
+    rec["converted_delta"] = {m: pissa_delta(layer) for m, layer in conv_layers.items()}
+    rec["converted_logits"] = pissa_logits(loaded, batch)
+    merged = loaded.merge_and_unload()
+    rec["merged"] = {m: merged.get_submodule(m).weight.detach().clone() for m in conv_layers}
+    rec["merged_logits"] = pissa_logits(merged, batch)
+    return rec
+
+
+def make_pissa() -> None:
+    name, seed = PISSA_NAME, PISSA_SEED
+    out = fresh_dir(FIXTURES / "lora" / name)
+    base32 = tiny_model("roberta", 2, seed)
+    base32.save_pretrained(str(out / "base"))
+    batch = make_batch("roberta", PISSA_BATCH_SEED, **PISSA_BATCH)
+
+    # PEFT refuses a float64 PiSSA init; the replica of pissa_init is PEFT's own on float32 (bit for bit).
+    try:
+        pissa_build(out / "base", torch.float64, svd_in_weight_dtype=False)
+        raise SystemExit("[pissa] PEFT now accepts a float64 PiSSA init: revisit pissa_svd_in_weight_dtype")
+    except TypeError as e:
+        float64_refusal = str(e)
+    shipped, replica = (pissa_build(out / "base", torch.float32, flag) for flag in (False, True))
+    assert all(torch.equal(a, b) for a, b in zip(shipped.state_dict().values(), replica.state_dict().values()))
+    del shipped, replica
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        (tmp / "f64").mkdir()
+        (tmp / "f32").mkdir()
+        r64 = pissa_workflow(out / "base", tmp / "f64", torch.float64, True, batch)
+        r32 = pissa_workflow(out / "base", tmp / "f32", torch.float32, False, batch)  # PEFT's own float32 SVD
+    modules = list(r64["residual"])
+    s = LORA_ALPHA / LORA_R
+    assert all(v == s for v in r64["scaling"].values()) and all(v == s for v in r64["converted_scaling"].values())
+
+    # float64 checks: the PiSSA model is the original model at init; the converted adapter on the original base
+    # (and its merge) is the trained PiSSA model.
+    checks = {
+        "init_logits_vs_base_logits": max_abs(r64["init_logits"], r64["base_logits"]),
+        "residual_plus_delta_vs_W": r64["reconstruction"],
+        "converted_on_original_base_vs_trained_pissa_logits": max_abs(r64["converted_logits"], r64["trained_logits"]),
+        "merged_vs_trained_pissa_logits": max_abs(r64["merged_logits"], r64["trained_logits"]),
+        "converted_delta_vs_trained_minus_original_weight": max(
+            max_abs(r64["converted_delta"][m], r64["trained_delta"][m]) for m in modules),
+        "padded_batch_logits": max(d[0] for d in r64["padded"]),
+        "padded_batch_loss": max(d[1] for d in r64["padded"]),
+    }
+    W = {n: p.detach().double() for n, p in base32.named_parameters()}
+    checks["merged_minus_W_vs_converted_delta"] = max(
+        max_abs(r64["merged"][m] - W[m + ".weight"], r64["converted_delta"][m]) for m in modules)
+    checks = {k: checks[k] for k in ["init_logits_vs_base_logits", "residual_plus_delta_vs_W",
+                                     "converted_on_original_base_vs_trained_pissa_logits",
+                                     "merged_vs_trained_pissa_logits",
+                                     "converted_delta_vs_trained_minus_original_weight",
+                                     "merged_minus_W_vs_converted_delta", "padded_batch_logits", "padded_batch_loss"]}
+    assert all(v < 1e-10 for v in checks.values()), checks
+
+    # The committed adapters: PEFT's save_pretrained calls again, on the float64 results rounded to float32.
+    init32 = pissa_build(out / "base", torch.float64, True)
+    init32.peft_config["default"].init_lora_weights = True
+    init32 = init32.to(torch.float32)
+    save_adapter(init32, out / "adapter_init", name)
+    trained32 = r64["trained_pm"].to(torch.float32)
+    save_adapter(trained32, out / "adapter_converted", name,
+                 path_initial_model_for_weight_conversion=str(out / "adapter_init"))
+    from safetensors.torch import load_file
+    conv_path = out / "adapter_converted" / "adapter_model.safetensors"
+    conv32 = load_file(str(conv_path))
+    assert sorted(conv32) == r64["converted_keys_as_peft_writes"]
+    conv32.update({k: r64["converted"][k].to(torch.float32) for k in r64["dropped_by_conversion"]})
+    save_file(conv32, str(conv_path), metadata={"format": "pt"})
+    assert sorted(conv32) == sorted(r64["converted"])
+    assert all(torch.equal(conv32[k], v.to(torch.float32)) for k, v in r64["converted"].items())
+    # save_pretrained rewrote adapter_init/adapter_config.json (see PISSA_CONVERSION): normalise it like the others.
+    cfg_path = out / "adapter_init" / "adapter_config.json"
+    init_cfg_rewritten = json.loads(cfg_path.read_text())
+    init_cfg_rewritten["base_model_name_or_path"] = f"Tests/Fixtures/lora/{name}/base"
+    for key in ("target_modules", "modules_to_save"):
+        if isinstance(init_cfg_rewritten.get(key), list):
+            init_cfg_rewritten[key] = sorted(init_cfg_rewritten[key])
+    cfg_path.write_text(json.dumps(init_cfg_rewritten, indent=2, sort_keys=True) + "\n")
+    init_cfg64 = r64["init_config_as_saved"]
+    init_cfg_diff = {k: {"first_save": init_cfg64.get(k), "after_conversion": r64["init_config_after_conversion"].get(k)}
+                     for k in sorted(set(init_cfg64) | set(r64["init_config_after_conversion"]))
+                     if init_cfg64.get(k) != r64["init_config_after_conversion"].get(k)
+                     and k != "base_model_name_or_path"}
+    conv_cfg = json.loads((out / "adapter_converted" / "adapter_config.json").read_text())
+    assert conv_cfg["r"] == 2 * LORA_R and conv_cfg["lora_alpha"] == 2 * LORA_ALPHA and conv_cfg["init_lora_weights"] is True
+
+    steps = range(1, LORA_STEPS + 1)
+    tensors = {}
+    for step in steps:
+        tensors[f"step{step}.input_ids"] = packed(batch["input_ids"])
+        tensors[f"step{step}.token_type_ids"] = packed(batch["token_type_ids"])
+        tensors[f"step{step}.lengths"] = torch.tensor(batch["lengths"], dtype=torch.long)
+        tensors[f"step{step}.labels"] = torch.tensor(batch["labels"], dtype=torch.long)
+        tensors[f"step{step}.loss"] = r64["loss"][step - 1]
+        tensors[f"step{step}.logits"] = r64["logits"][step - 1]
+    tensors["init.logits"] = r64["init_logits"]
+    for m in modules:
+        tensors[f"singular_values.{m}"] = r64["singular_values"][m]
+        tensors[f"residual.{m}.weight"] = r64["residual"][m]
+        tensors[f"init.delta.{m}"] = r64["init_delta"][m]
+        tensors[f"init.{m}.lora_A.weight"] = r64["init_A"][m]
+        tensors[f"init.{m}.lora_B.weight"] = r64["init_B"][m]
+    tensors["final.logits"] = r64["trained_logits"]
+    for m in modules:
+        tensors[f"final.delta.{m}"] = r64["converted_delta"][m]
+    for k, v in r64["trained_state_dict"].items():
+        tensors[f"final.{k}"] = v
+    for m in modules:
+        tensors[f"merged.{m}.weight"] = r64["merged"][m]
+    write_tensors(out / "expected.safetensors", tensors)
+    write_json(out / "batches.json", [
+        {"step": step, "input_ids": batch["input_ids"], "token_type_ids": batch["token_type_ids"],
+         "labels": batch["labels"], "lengths": batch["lengths"]} for step in steps])
+
+    def sign_aligned(a32, a64, dim):  # max |a32 - sign * a64| with one sign per singular pair, and #flips
+        dots = (a32.double() * a64).sum(dim=dim)
+        signs = torch.where(dots < 0, -1.0, 1.0).to(torch.float64)
+        aligned = a64 * (signs[:, None] if dim == 1 else signs[None, :])
+        return max_abs(a32, aligned), int((signs < 0).sum())
+
+    flips = {m: sign_aligned(r32["init_A"][m], r64["init_A"][m], 1)[1] for m in modules}
+    assert all(sign_aligned(r32["init_B"][m], r64["init_B"][m], 0)[1] == flips[m] for m in modules)
+    final_head = [k for k in r64["trained_state_dict"] if "lora_" not in k]
+    f32 = {
+        "note": "PEFT's own float32 path (float32 SVD in pissa_init, float32 training, float32 conversion) against "
+                "the float64 reference; max |difference| over all elements (and modules)",
+        "singular_values_max_abs": max(max_abs(r32["singular_values"][m], r64["singular_values"][m]) for m in modules),
+        "residual_max_abs": max(max_abs(r32["residual"][m], r64["residual"][m]) for m in modules),
+        "init_delta_max_abs": max(max_abs(r32["init_delta"][m], r64["init_delta"][m]) for m in modules),
+        "init_lora_A_max_abs_after_sign_alignment": max(
+            sign_aligned(r32["init_A"][m], r64["init_A"][m], 1)[0] for m in modules),
+        "init_lora_B_max_abs_after_sign_alignment": max(
+            sign_aligned(r32["init_B"][m], r64["init_B"][m], 0)[0] for m in modules),
+        "singular_vector_sign_flips_float32_vs_float64": flips,
+        "float32_residual_plus_delta_vs_W": r32["reconstruction"],
+        "float32_init_logits_vs_its_base_logits": max_abs(r32["init_logits"], r32["base_logits"]),
+        "init_logits_max_abs": max_abs(r32["init_logits"], r64["init_logits"]),
+        "loss_abs": max(abs(float(a) - float(b)) for a, b in zip(r32["loss"], r64["loss"])),
+        "step_logits_max_abs": max(max_abs(a, b) for a, b in zip(r32["logits"], r64["logits"])),
+        "final_logits_max_abs": max_abs(r32["trained_logits"], r64["trained_logits"]),
+        "final_delta_max_abs": max(max_abs(r32["converted_delta"][m], r64["converted_delta"][m]) for m in modules),
+        "final_head_max_abs": max(max_abs(r32["trained_state_dict"][k], r64["trained_state_dict"][k])
+                                  for k in final_head),
+        "merged_weights_max_abs": max(max_abs(r32["merged"][m], r64["merged"][m]) for m in modules),
+        "converted_on_original_base_logits_max_abs": max_abs(r32["converted_logits"], r64["trained_logits"]),
+        "float32_converted_vs_its_trained_pissa_logits": max_abs(r32["converted_logits"], r32["trained_logits"]),
+    }
+    svals = {m: [float(x) for x in r64["singular_values"][m]] for m in modules}
+    write_json(out / "meta.json", {
+        "generator": GENERATOR,
+        "versions": versions(),
+        "base_model": f"base/ (RobertaForSequenceClassification, num_labels 2, seed {seed}): the ORIGINAL base, "
+                      "not the PiSSA residual",
+        "special_token_ids": special_ids("roberta"),
+        "lora": {"config": PISSA_CONFIG, "r": LORA_R, "lora_alpha": LORA_ALPHA, "scaling": s,
+                 "target_modules": LORA_TARGETS, "modules_to_save": ["classifier"], "init_lora_weights": "pissa",
+                 "adapted_modules": modules},
+        "pissa_formulas": PISSA_FORMULAS,
+        "float64_reference_note": (
+            "PEFT's pissa_init raises on a float64 model (" + float64_refusal + "). The float64 reference runs "
+            "pissa_init's own lines with the SVD in float64 (make_fixtures.pissa_svd_in_weight_dtype; on the float32 "
+            "model that replica gives bit-identical weights to PEFT's pissa_init, asserted); everything else "
+            "(saving, training, conversion, loading, merging) is PEFT's code in float64"),
+        "conversion": {**PISSA_CONVERSION,
+                       "converted_r": conv_cfg["r"], "converted_lora_alpha": conv_cfg["lora_alpha"],
+                       "converted_scaling": conv_cfg["lora_alpha"] / conv_cfg["r"],
+                       "converted_init_lora_weights": conv_cfg["init_lora_weights"],
+                       "keys_peft_writes": r64["converted_keys_as_peft_writes"],
+                       "keys_dropped_by_peft": r64["dropped_by_conversion"],
+                       "peft_output_loads_on_original_base": r64["peft_output_loads"],
+                       "adapter_converted_note": (
+                           "adapter_converted/ is PEFT's converted adapter (its lora_A/lora_B tensors as PEFT "
+                           "writes them) plus the trained head tensors PEFT drops (base_model.model.classifier.*, "
+                           "as save_pretrained writes them without conversion), so that "
+                           "PeftModel.from_pretrained(original base, adapter_converted) is the trained model; "
+                           "adapter_config.json is PEFT's (r 8, lora_alpha 16, init_lora_weights true)"),
+                       "adapter_init_config_rewritten_by_conversion": init_cfg_diff},
+        "dropout": "model in train() mode with every dropout probability 0 (asserted): identical to eval mode",
+        "optimizer": {
+            "type": "torch.optim.AdamW (foreach=False, fused=False, amsgrad=False)",
+            "lr": LORA_LR, "betas": list(LORA_BETAS), "eps": LORA_EPS, "schedule": "constant", "grad_clipping": None,
+            "weight_decay": LORA_WD,
+            "weight_decay_groups": "names ending in .bias get weight_decay 0 (as HF Trainer; no trainable LayerNorm); "
+                                   "lora_A, lora_B and the head's weight matrices get weight_decay",
+            "decay_params": r64["decay"], "no_decay_params": r64["no_decay"],
+        },
+        "steps": LORA_STEPS,
+        "batch": "one fixed batch (batches.json: the same batch listed for steps 1, 2, 3; expected.safetensors "
+                 "step<k>.input_ids etc. identical for every k): full-batch steps",
+        "loss_definition": "per step: mean over the 4 sequences of cross-entropy(logits, labels); "
+                           "loss and gradient are taken at the parameters before that step's update",
+        "losses": [float(x) for x in r64["loss"]],
+        "trainable_parameters": sum(p.numel() for p in r64["trained_pm"].parameters() if p.requires_grad),
+        "singular_values": svals,
+        "singular_value_gap_r": {m: v[LORA_R - 1] - v[LORA_R] for m, v in svals.items()},
+        "min_singular_value_gap_top_r": {m: min(v[i] - v[i + 1] for i in range(LORA_R)) for m, v in svals.items()},
+        "min_abs_grad_per_step": [float(min(g.abs().min() for g in gs.values())) for gs in r64["grads"]],
+        "float64_checks": checks,
+        "compute_dtype": "float64 on the float32 base weights (SVD, training, conversion, merge), stored as float32",
+        "float32_vs_float64": f32,
+        "sign_invariant_tensors": ["init.logits", "singular_values.*", "residual.*", "init.delta.*", "step<k>.loss",
+                                   "step<k>.logits", "final.logits", "final.delta.*", "merged.*",
+                                   "final.base_model.model.classifier.*"],
+        "sign_dependent_tensors": ["init.*.lora_A.weight", "init.*.lora_B.weight", "final.*.lora_A.weight",
+                                   "final.*.lora_B.weight", "adapter_init/, adapter_converted/ lora tensors"],
+    })
+
+
+# --------------------------------------------------------------------------------------
 
 GROUPS = {"adamw": make_adamw, "encoders": make_encoders, "minilm": make_minilm, "lora": make_lora,
-          "families": make_families, "modernbert": make_modernbert, "loraplus": make_loraplus}
+          "families": make_families, "modernbert": make_modernbert, "loraplus": make_loraplus,
+          "pissa": make_pissa}
 
 
 def main(argv) -> None:
