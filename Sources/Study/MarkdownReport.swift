@@ -105,7 +105,7 @@ public enum MarkdownReport {
             + "\"median\": the run of its task and method whose score is the median over the seeds (Tables 3–6).\n\n"
         var rows: [[String]] = []
         for task in r.tasks {
-            for method in StudyMethod.allCases {
+            for method in StudyMethod.paperMethods {
                 let runs = r.runs(task: task, method: method)
                 if runs.isEmpty {
                     rows.append([task, method.label, missing, "not run", missing, missing, missing, missing, missing, missing, missing, missing, missing])
@@ -344,7 +344,7 @@ public enum MarkdownReport {
 
         md += "### Table 4b: Where the training memory goes (MiB)\n\n"
         var breakdown: [[String]] = []
-        for method in StudyMethod.allCases {
+        for method in StudyMethod.paperMethods {
             breakdown.append(["\(method.label) weights"] + r.tasks.map { cell($0, method, \.weightsMiB) })
             breakdown.append(["\(method.label) gradients"] + r.tasks.map { cell($0, method, \.gradientsMiB) })
             breakdown.append(["\(method.label) optimizer state"] + r.tasks.map { cell($0, method, \.optimizerMiB) })

@@ -6,18 +6,27 @@ public enum StudyMethod: String, Codable, Sendable, CaseIterable, Comparable {
     case full
     /// LoRA adapters (plus the classification head) on a frozen encoder.
     case lora
+    /// LoRA+ (Hayou et al. 2024): LoRA with the B matrices and biases at 16× the learning rate.
+    case loraPlus = "loraplus"
+    /// LoRA initialised by PiSSA (the principal singular vectors of each adapted weight).
+    case pissa
 
-    /// The label used in report tables: `FFT` or `LoRA`.
+    /// The label used in report tables: `FFT`, `LoRA`, `LoRA+`, `PiSSA`.
     public var label: String {
         switch self {
         case .full: return "FFT"
         case .lora: return "LoRA"
+        case .loraPlus: return "LoRA+"
+        case .pissa: return "PiSSA"
         }
     }
 
-    /// FFT sorts before LoRA, as in the paper's tables.
+    /// The paper's two methods; the others are this project's additions.
+    public static let paperMethods: [StudyMethod] = [.full, .lora]
+
+    /// FFT, LoRA, then the additions, as in the report's tables.
     public static func < (lhs: StudyMethod, rhs: StudyMethod) -> Bool {
-        lhs == .full && rhs == .lora
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
 }
 

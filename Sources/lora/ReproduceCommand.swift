@@ -38,6 +38,8 @@ struct ReproduceCommand: ParsableCommand {
     @Option(help: "Comma-separated tasks.") var tasks: String = "sst2,mrpc,cola,rte,stsb"
     @Option(help: "smoke, quick or paper.") var budget: StudyBudget = .quick
     @Option(help: "Comma-separated seeds (default: smoke 42,43; quick 42,43,44; paper 42–46).") var seeds: String?
+    @Option(help: "Comma-separated methods: full, lora (the paper's two, the default), lora+ (LoRA+ with ratio 16 on LoRA's plan), pissa (PiSSA-initialised LoRA on LoRA's plan).")
+    var methods: String = "full,lora"
     @Option(help: "Results of the Python reference runner (scripts/reference/peft_glue_runner.py) for the LoRA(ref) row.") var reference: String?
     @Option(help: "Timed rounds of the latency measurement (FFT, merged, unmerged each).") var latencyRounds: Int = 5
     @Option(help: "A PEFT adapter (trained by you, e.g. on MNLI) that the LoRA runs of MRPC, RTE and STS-B start from, as the LoRA paper did; its rank, alpha and targets replace the plan's, and a head of another label count is re-initialised.")
@@ -50,6 +52,19 @@ struct ReproduceCommand: ParsableCommand {
         guard latencyRounds >= 1 else { throw ValidationError("--latency-rounds must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
         _ = try seedList()
+    }
+
+    /// `--methods` as study methods, in the report's order.
+    func methodsList() throws -> [StudyMethod] {
+        var out: [StudyMethod] = []
+        for part in methods.split(separator: ",") {
+            let name = part.trimmingCharacters(in: .whitespaces).lowercased()
+            let method: StudyMethod? = name == "lora+" ? .loraPlus : StudyMethod(rawValue: name)
+            guard let method else { throw ValidationError("--methods: '\(name)' is not one of full, lora, lora+, pissa") }
+            if !out.contains(method) { out.append(method) }
+        }
+        guard !out.isEmpty else { throw ValidationError("--methods: no method given") }
+        return out.sorted()
     }
 
     func seedList() throws -> [UInt64] {
@@ -67,7 +82,8 @@ struct ReproduceCommand: ParsableCommand {
     func run() throws {
         let taskList = try tasks.split(separator: ",").map { try CLI.task(String($0).trimmingCharacters(in: .whitespaces)) }
         let seedValues = try seedList()
-        var plan = StudyPlan.runs(tasks: taskList, budget: budget, seeds: seedValues)
+        let methodList = try methodsList()
+        var plan = StudyPlan.runs(tasks: taskList, budget: budget, seeds: seedValues, methods: methodList)
         if let transferAdapter {
             let family = try EncoderConfig.load(from: URL(fileURLWithPath: model).appendingPathComponent("config.json")).family
             let from = try PEFTAdapter.describe(URL(fileURLWithPath: transferAdapter), family: family).lora
@@ -87,7 +103,7 @@ struct ReproduceCommand: ParsableCommand {
         try fm.createDirectory(at: outURL.appendingPathComponent("runs"), withIntermediateDirectories: true)
         var failures = 0
         if !reportOnly {
-            try writeManifest(outURL, tasks: taskList, seeds: seedValues, plan: plan)
+            try writeManifest(outURL, tasks: taskList, seeds: seedValues, plan: plan, methods: methodList)
             for (i, run) in plan.enumerated() {
                 let dir = outURL.appendingPathComponent("runs/\(run.directoryName)")
                 if fm.fileExists(atPath: dir.appendingPathComponent("summary.json").path) {
@@ -107,29 +123,47 @@ struct ReproduceCommand: ParsableCommand {
     }
 
     /// `study.json`: model, budget, seeds, machine, command, the `lora` version and the plan.
-    func writeManifest(_ outURL: URL, tasks: [GLUETask], seeds: [UInt64], plan: [PlannedRun]) throws {
+    func writeManifest(_ outURL: URL, tasks: [GLUETask], seeds: [UInt64], plan: [PlannedRun], methods: [StudyMethod]) throws {
         let config = try EncoderConfig.load(from: URL(fileURLWithPath: model).appendingPathComponent("config.json"))
         var planRows: [JSONValue] = []
         for task in tasks {
-            for method in [FineTuningMethod.full, .lora] {
-                guard let r = plan.first(where: { $0.task == task.name && $0.method == method }) else { continue }
+            for method in methods {
+                let variant = method == .full || method == .lora ? nil : method.rawValue
+                guard let r = plan.first(where: { $0.task == task.name && $0.method == (method == .full ? .full : .lora) && $0.variant == variant })
+                else { continue }
                 var row = r.json
                 row["seed"] = nil
                 planRows.append(.object(row))
             }
         }
+        // A study extended by a later invocation (more methods or seeds) keeps the version
+        // and command of the runs already there, and records the new ones beside them.
+        let manifestURL = outURL.appendingPathComponent("study.json")
+        var earlier: [String: JSONValue] = [:]
+        if let data = try? Data(contentsOf: manifestURL), case let .object(o)? = try? JSONDecoder().decode(JSONValue.self, from: data) {
+            earlier = o
+        }
+        let command = (["lora"] + CommandLine.arguments.dropFirst()).joined(separator: " "), version = Self.version()
         let study: [String: JSONValue] = [
             "model": .string(URL(fileURLWithPath: model).standardizedFileURL.lastPathComponent),
             "model_family": .string(config.family.name),
             "budget": .string(budget.rawValue),
             "seeds": .array(seeds.map { .number(Double($0)) }),
             "machine": .string("\(System.coreCount) cores, \(Self.memoryDescription()), \(PowerSource.detect().description)"),
-            "command": .string((["lora"] + CommandLine.arguments.dropFirst()).joined(separator: " ")),
-            "version": .string(Self.version()),
+            "command": earlier["command"] ?? .string(command),
+            "version": earlier["version"] ?? .string(version),
             "tasks": .array(tasks.map { .string($0.name) }),
             "plan": .array(planRows),
         ]
-        try AtomicFile.write(JSONValue.encodeObject(study), to: outURL.appendingPathComponent("study.json"))
+        var manifest = study
+        if earlier["command"] != nil, earlier["command"] != .string(command) || earlier["version"] != .string(version) {
+            var extensions: [JSONValue] = []
+            if case let .array(list)? = earlier["extended_by"] { extensions = list }
+            let entry: JSONValue = .object(["command": .string(command), "version": .string(version)])
+            if !extensions.contains(entry) { extensions.append(entry) }
+            manifest["extended_by"] = .array(extensions)
+        }
+        try AtomicFile.write(JSONValue.encodeObject(manifest), to: manifestURL)
     }
 
     /// Trains one run in a child process; false (and `failed.json`) when the child failed.

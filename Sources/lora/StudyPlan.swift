@@ -4,6 +4,7 @@ import Foundation
 import Encoders
 import GLUE
 import Training
+import Study
 
 /// How much of the paper's study to run.
 enum StudyBudget: String, ExpressibleByArgument, CaseIterable, Codable {
@@ -45,9 +46,13 @@ struct PlannedRun: Codable, Equatable {
     var evalsPerEpoch: Int = 1
     /// A PEFT adapter the LoRA run starts from (`lora reproduce --transfer-adapter`).
     var initAdapter: String? = nil
+    /// LoRA+'s ratio (the study method `lora+`).
+    var loraPlusRatio: Double? = nil
+    /// The study method's name in the run's directory (`loraplus`, `pissa`); nil: `method`'s.
+    var variant: String? = nil
 
     /// The run's directory name under `STUDY/runs/`: `SST-2-lora-seed42`.
-    var directoryName: String { "\(task)-\(method.rawValue)-seed\(seed)" }
+    var directoryName: String { "\(task)-\(variant ?? method.rawValue)-seed\(seed)" }
 
     /// The plan entry in the reference runner's format (snake_case keys).
     var json: [String: JSONValue] {
@@ -62,6 +67,9 @@ struct PlannedRun: Codable, Equatable {
             "lora": .object(["r": .number(Double(lora.rank)), "alpha": .number(Double(lora.alpha)), "dropout": .number(Double(lora.dropout)),
                              "targets": .array(lora.targets.map { .string($0.rawValue) })]),
             "init_adapter": initAdapter.map { .string($0) } ?? .null,
+            "study_method": .string(variant ?? method.rawValue),
+            "loraplus_ratio": loraPlusRatio.map { .number($0) } ?? .null,
+            "init_lora_weights": .string(lora.initialisation?.rawValue ?? "default"),
         ]
     }
 
@@ -79,6 +87,7 @@ struct PlannedRun: Codable, Equatable {
         o.seed = seed
         if evalsPerEpoch > 1 { o.evalsPerEpoch = evalsPerEpoch }
         o.initAdapter = initAdapter
+        o.loraPlusRatio = loraPlusRatio
         return o
     }
 }
@@ -113,16 +122,35 @@ enum StudyPlan {
 
     /// Every run of the plan, seed by seed (so a study cut short has whole seeds), then task
     /// by task in the paper's order, FFT before LoRA.
-    static func runs(tasks: [GLUETask], budget: StudyBudget, seeds: [UInt64]) -> [PlannedRun] {
+    static func runs(tasks: [GLUETask], budget: StudyBudget, seeds: [UInt64], methods: [StudyMethod] = StudyMethod.paperMethods) -> [PlannedRun] {
         var out: [PlannedRun] = []
         for seed in seeds {
             for t in tasks {
-                for method in [FineTuningMethod.full, .lora] {
-                    out.append(run(task: t, method: method, budget: budget, seed: seed))
+                for method in methods {
+                    out.append(run(task: t, studyMethod: method, budget: budget, seed: seed))
                 }
             }
         }
         return out
+    }
+
+    /// LoRA+'s ratio in the study (Hayou et al.'s suggested λ).
+    static let loraPlusRatio = 16.0
+
+    /// A study method's run: FFT and LoRA as the plan says; LoRA+ and PiSSA on LoRA's plan
+    /// (epochs, learning rate, rank) with their one change.
+    static func run(task t: GLUETask, studyMethod: StudyMethod, budget: StudyBudget, seed: UInt64) -> PlannedRun {
+        var r = run(task: t, method: studyMethod == .full ? .full : .lora, budget: budget, seed: seed)
+        switch studyMethod {
+        case .full, .lora: break
+        case .loraPlus:
+            r.loraPlusRatio = loraPlusRatio
+            r.variant = studyMethod.rawValue
+        case .pissa:
+            r.lora.initialisation = .pissa
+            r.variant = studyMethod.rawValue
+        }
+        return r
     }
 
     static func run(task t: GLUETask, method: FineTuningMethod, budget: StudyBudget, seed: UInt64) -> PlannedRun {
