@@ -23,6 +23,7 @@ public enum MarkdownReport {
         table3(results, into: &md)
         table4(results, into: &md)
         tables5and6(results, into: &md)
+        beyondThePaper(results, into: &md)
         figures(results, plots: plots, into: &md)
         hyperParameters(results, into: &md)
         if !results.warnings.isEmpty {
@@ -95,6 +96,12 @@ public enum MarkdownReport {
         for claim in r.claims {
             md += "- **\(claim.id)**: \(claim.statement): **\(claim.verdict)**. \(claim.detail).\n"
         }
+        if let goals = r.additionGoals, !goals.isEmpty {
+            md += "\nBeyond the paper (this project's methods, each against FFT with its own threshold; see \"Beyond the paper\" below):\n\n"
+            for goal in goals {
+                md += "- **\(goal.id)**: \(goal.statement): **\(goal.verdict)**. \(goal.detail).\n"
+            }
+        }
         md += "\n"
     }
 
@@ -105,7 +112,7 @@ public enum MarkdownReport {
             + "\"median\": the run of its task and method whose score is the median over the seeds (Tables 3–6).\n\n"
         var rows: [[String]] = []
         for task in r.tasks {
-            for method in StudyMethod.paperMethods {
+            for method in StudyMethod.allCases where StudyMethod.paperMethods.contains(method) || !r.runs(task: task, method: method).isEmpty {
                 let runs = r.runs(task: task, method: method)
                 if runs.isEmpty {
                     rows.append([task, method.label, missing, "not run", missing, missing, missing, missing, missing, missing, missing, missing, missing])
@@ -209,6 +216,22 @@ public enum MarkdownReport {
             guard let t = r.task(task), let l = t.loraScore, let f = t.fftScore else { return missing }
             return String(format: "%+.1f", (l - f) * 100)
         })
+        for method in StudyMethod.allCases where r.taskResults.contains(where: { $0.additions?.contains { $0.method == method } ?? false }) {
+            func addition(_ task: String) -> MethodComparison? { r.task(task)?.additions?.first { $0.method == method } }
+            rows.append(["\(method.label) (ours)"] + r.tasks.map { task in
+                guard let c = addition(task), let median = c.score else { return missing }
+                let scores = c.seedScores.map(\.score)
+                var cell = score(median)
+                if scores.count > 1, let lo = scores.min(), let hi = scores.max() { cell += " [\(score(lo))–\(score(hi))]" }
+                let improving = r.runs(task: task, method: method).filter(\.stillImproving).count
+                if improving > 0 { cell += " ↑\(improving)" }
+                return cell
+            })
+            rows.append(["\(method.label) − FFT (ours, points)"] + r.tasks.map { task in
+                guard let m = addition(task)?.score, let f = r.task(task)?.fftScore else { return missing }
+                return String(format: "%+.1f", (m - f) * 100)
+            })
+        }
         if r.referenceResults != nil {
             rows.append(["LoRA(ref) (reference runner, this machine)"] + r.tasks.map { score(r.task($0)?.loraReferenceScore) })
             if r.taskResults.contains(where: { $0.fftReferenceScore != nil }) {
@@ -429,6 +452,42 @@ public enum MarkdownReport {
         }
     }
 
+    /// The methods beyond the paper against FFT at iso-accuracy: each with its own threshold
+    /// min(best FFT, best method) − margin, both methods' median runs timed to it.
+    static func beyondThePaper(_ r: StudyResults, into md: inout String) {
+        let methods = StudyMethod.allCases.filter { m in r.taskResults.contains { $0.additions?.contains { $0.method == m } ?? false } }
+        guard !methods.isEmpty else { return }
+        md += "## Beyond the paper: \(methods.map(\.label).joined(separator: ", ")) against FFT at iso-accuracy\n\n"
+        md += "This project's methods, trained on LoRA's plan (epochs, learning rate, rank and targets) with one change each "
+            + "(LoRA+: the B matrices and biases at 16× the learning rate; PiSSA: A and B from the principal singular vectors). "
+            + "Each is compared with FFT as the paper compares LoRA: the threshold is min(best FFT, best method) − "
+            + "\(trim(r.isoAccuracyMargin, 4)), and both median runs are timed to their first evaluation that reaches it. "
+            + "Energy is measured where a power meter was read, else the CPU-time ESTIMATE (CPU-s × "
+            + "\(trim(r.assumedWattsPerBusyCore, 2)) W per busy core, an assumption).\n\n"
+        for method in methods {
+            func comparison(_ task: String) -> MethodComparison? { r.task(task)?.additions?.first { $0.method == method } }
+            func cell(_ task: String, _ iso: (MethodComparison) -> IsoAccuracyResult?, _ value: (IsoAccuracyResult) -> String) -> String {
+                guard let c = comparison(task), let i = iso(c) else { return missing }
+                return i.reached ? value(i) : notReached
+            }
+            func energy(_ i: IsoAccuracyResult) -> String {
+                i.powerMeasured ? kilojoules(i.energyJoules) : kilojoules(i.estimatedEnergyJoules) + " (ESTIMATE)"
+            }
+            let rows: [[String]] = [
+                ["Threshold (raw primary metric)"] + r.tasks.map { comparison($0)?.threshold.map { trim($0, 4) } ?? missing },
+                ["\(method.label) train time (s)"] + r.tasks.map { cell($0, \.reach) { fixed($0.reach?.trainSeconds, 1) } },
+                ["FFT train time (s)"] + r.tasks.map { cell($0, \.fftReach) { fixed($0.reach?.trainSeconds, 1) } },
+                ["\(method.label) epochs"] + r.tasks.map { cell($0, \.reach) { epochs($0.reach?.epoch) } },
+                ["FFT epochs"] + r.tasks.map { cell($0, \.fftReach) { epochs($0.reach?.epoch) } },
+                ["\(method.label) energy (kJ)"] + r.tasks.map { cell($0, \.reach, energy) },
+                ["FFT energy (kJ)"] + r.tasks.map { cell($0, \.fftReach, energy) },
+            ]
+            md += "### \(method.label) against FFT\n\n"
+            md += table(["Metric"] + r.tasks, rows)
+            md += "\n"
+        }
+    }
+
     static func figures(_ r: StudyResults, plots: [StudyPlots.Plot], into md: inout String) {
         md += "## Figures\n\n"
         guard !plots.isEmpty else {
@@ -454,7 +513,7 @@ public enum MarkdownReport {
         let rows: [[String]] = r.runs.map { run in
             let o = run.options
             var lora = missing
-            if run.method == .lora, let o, o.loraRank != nil || o.loraAlpha != nil {
+            if run.method != .full, let o, o.loraRank != nil || o.loraAlpha != nil {
                 lora = "r = \(o.loraRank.map(String.init) ?? "?"), α = \(o.loraAlpha.map { trim($0, 3) } ?? "?")"
                     + (o.loraTargets.map { " on " + $0.joined(separator: ", ") } ?? "")
             }

@@ -103,6 +103,30 @@ public enum StudyAnalysis {
                     }
                 }
             }
+            // The methods beyond the paper, each against FFT with its own threshold.
+            for method in StudyMethod.allCases where !StudyMethod.paperMethods.contains(method) {
+                let methodRuns = study.runs(task: task, method: method)
+                guard !methodRuns.isEmpty else { continue }
+                var c = MethodComparison(method: method)
+                c.seedScores = seedScores(method)
+                c.score = InferenceTimings.median(c.seedScores.map(\.score))
+                let median = study.medianRun(task: task, method: method)
+                if let median, let index = runs.firstIndex(where: { $0.directory == median.directory.lastPathComponent }) { runs[index].isMedian = true }
+                c.medianSeed = median?.seed
+                c.bestPrimary = median.flatMap { bestPrimary(of: $0) }
+                if let f = result.fftBestPrimary, let m = c.bestPrimary {
+                    let threshold = IsoAccuracy.threshold(bestFFT: f, bestLoRA: m, margin: options.isoAccuracyMargin)
+                    c.threshold = threshold
+                    for run in methodRuns {
+                        if let index = runs.firstIndex(where: { $0.directory == run.directory.lastPathComponent }) {
+                            runs[index].isoAccuracy = isoAccuracy(run, threshold: threshold, options: options)
+                        }
+                    }
+                    c.reach = median.map { isoAccuracy($0, threshold: threshold, options: options) }
+                    c.fftReach = full.map { isoAccuracy($0, threshold: threshold, options: options) }
+                }
+                result.additions = (result.additions ?? []) + [c]
+            }
             result.memoryNote = memoryNote(fft: runs.first { $0.isMedian && $0.task == full?.task && $0.method == .full },
                                            lora: runs.first { $0.isMedian && $0.task == lora?.task && $0.method == .lora })
             taskResults.append(result)
@@ -115,6 +139,8 @@ public enum StudyAnalysis {
             parameters: parameters(study, tasks: tasks), taskResults: taskResults, runs: runs, plots: [],
             warnings: warnings)
         results.claims = StudyClaims.check(results)
+        let goals = StudyClaims.additionGoals(results)
+        results.additionGoals = goals.isEmpty ? nil : goals
         return results
     }
 

@@ -20,6 +20,72 @@ public enum StudyClaims {
 
     static func fmt(_ x: Double, _ d: Int = 1) -> String { String(format: "%.\(d)f", x) }
 
+    /// The tasks on which an addition must beat FFT's time and energy (of the five).
+    public static let additionTaskGoal = 4
+
+    /// The goals of each method beyond the paper, in `StudyMethod` order: scores within
+    /// `scorePoints` of FFT's on every task (medians over seeds), and the iso-accuracy
+    /// threshold against FFT reached in less training time and less energy than FFT on at
+    /// least `additionTaskGoal` tasks (measured energy where power was measured, else the
+    /// CPU-time ESTIMATE, which the detail says).
+    public static func additionGoals(_ r: StudyResults) -> [Claim] {
+        var out: [Claim] = []
+        for method in StudyMethod.allCases where !StudyMethod.paperMethods.contains(method) {
+            let rows = r.taskResults.compactMap { t in t.additions?.first { $0.method == method }.map { (t, $0) } }
+            guard !rows.isEmpty else { continue }
+            let name = method.label
+            // Scores.
+            var figures: [String: Double] = [:], parts: [String] = [], missing: [String] = []
+            var worst = Double.infinity
+            for (t, c) in rows {
+                guard let m = c.score, let f = t.fftScore else { missing.append(t.task); continue }
+                let d = (m - f) * 100
+                worst = min(worst, d)
+                figures["\(t.task)_\(method.rawValue)_minus_fft_points"] = d
+                parts.append("\(t.task) \(String(format: "%+.1f", d))")
+            }
+            let scoreStatement = "\(name) scores within \(fmt(scorePoints, 0)) points of FFT on every task (median over seeds)"
+            if parts.isEmpty {
+                out.append(Claim(id: "\(method.rawValue)_scores", statement: scoreStatement, holds: nil, detail: "no task has both scores", figures: [:]))
+            } else {
+                figures["worst_\(method.rawValue)_minus_fft_points"] = worst
+                var detail = "\(name) − FFT (points): " + parts.joined(separator: ", ")
+                if !missing.isEmpty { detail += "; not measured: " + missing.joined(separator: ", ") }
+                out.append(Claim(id: "\(method.rawValue)_scores", statement: scoreStatement,
+                                 holds: missing.isEmpty ? worst >= -scorePoints : nil, detail: detail, figures: figures))
+            }
+            // Time and energy to the threshold.
+            var costFigures: [String: Double] = [:], costParts: [String] = []
+            var wins = 0, compared = 0, estimatedOnly = false
+            for (t, c) in rows {
+                guard let mr = c.reach, let fr = c.fftReach else { costParts.append("\(t.task) not measured"); continue }
+                guard mr.reached, let ms = mr.reach?.trainSeconds else { compared += 1; costParts.append("\(t.task) \(name) never reached \(c.threshold.map { String(format: "%.4f", $0) } ?? "?")"); continue }
+                guard fr.reached, let fs = fr.reach?.trainSeconds else { compared += 1; wins += 1; costParts.append("\(t.task) FFT never reached it"); continue }
+                let measured = mr.powerMeasured && fr.powerMeasured
+                guard let me = measured ? mr.energyJoules : mr.estimatedEnergyJoules, let fe = measured ? fr.energyJoules : fr.estimatedEnergyJoules else {
+                    costParts.append("\(t.task) energy not measured"); continue
+                }
+                if !measured { estimatedOnly = true }
+                compared += 1
+                if ms < fs && me < fe { wins += 1 }
+                costFigures["\(t.task)_\(method.rawValue)_train_s"] = ms
+                costFigures["\(t.task)_fft_train_s"] = fs
+                costFigures["\(t.task)_\(method.rawValue)_energy_j"] = me
+                costFigures["\(t.task)_fft_energy_j"] = fe
+                costParts.append("\(t.task) \(fmt(ms)) s / \(MarkdownReport.kilojoules(me)) kJ vs FFT \(fmt(fs)) s / \(MarkdownReport.kilojoules(fe)) kJ")
+            }
+            costFigures["tasks_won"] = Double(wins)
+            costFigures["tasks_compared"] = Double(compared)
+            let costStatement = "\(name) reaches the iso-accuracy threshold (against FFT) in less training time and energy than FFT on at least \(additionTaskGoal) of \(r.tasks.count) tasks"
+            let detail = "wins on \(wins) of \(compared): " + costParts.joined(separator: ", ")
+                + (estimatedOnly ? " (energy: the CPU-time ESTIMATE, not a measurement)" : "")
+            let enough = compared >= min(additionTaskGoal, r.tasks.count)
+            out.append(Claim(id: "\(method.rawValue)_time_energy", statement: costStatement,
+                             holds: enough ? wins >= min(additionTaskGoal, r.tasks.count) : nil, detail: detail, figures: costFigures))
+        }
+        return out
+    }
+
     static func parameters(_ r: StudyResults) -> Claim {
         let statement = "LoRA reduces the trainable parameters by at least 99 %"
         guard let fft = r.parameters.fftTrainable, let lora = r.parameters.loraTrainable, fft > 0 else {

@@ -94,7 +94,7 @@ public enum StudyPlots {
     }
 
     static func color(_ method: StudyMethod) -> String {
-        method == .full ? SVGChart.palette[0] : SVGChart.palette[1]
+        SVGChart.palette[StudyMethod.allCases.firstIndex(of: method)! % SVGChart.palette.count]
     }
 
     static func sources(_ runs: [RunData]) -> String {

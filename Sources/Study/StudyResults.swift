@@ -32,6 +32,9 @@ public struct StudyResults: Codable, Sendable, Equatable {
     public var warnings: [String]
     /// The paper's claims checked against this study's numbers.
     public var claims: [Claim] = []
+    /// The goals of the methods beyond the paper (LoRA+, PiSSA) against FFT, checked as the
+    /// claims are (ids `<method>_scores`, `<method>_time_energy`); empty without such runs.
+    public var additionGoals: [Claim]? = nil
 
     /// The result of `task`, if it is one of the columns.
     public func task(_ task: String) -> TaskResult? {
@@ -199,6 +202,28 @@ public struct TaskResult: Codable, Sendable, Equatable {
     public var latency: LatencyResult?
     /// Why LoRA's training memory is not below FFT's here, from the data (nil when it is).
     public var memoryNote: String?
+    /// The methods beyond the paper's two (LoRA+, PiSSA), each against FFT.
+    public var additions: [MethodComparison]? = nil
+}
+
+/// A method beyond the paper's two against FFT on one task: its scores, and both methods'
+/// cost to the threshold min(best FFT, best method) − margin (the paper's protocol, with the
+/// method in LoRA's place).
+public struct MethodComparison: Codable, Sendable, Equatable {
+    public var method: StudyMethod
+    /// Every seed's Table 2 score and their median, raw scale.
+    public var seedScores: [SeedScore] = []
+    public var score: Double?
+    /// The seed of the median run, and its best score on the primary metric.
+    public var medianSeed: UInt64?
+    public var bestPrimary: Double?
+    /// The threshold against FFT, raw scale.
+    public var threshold: Double?
+    /// The method's median run, and FFT's median run, to that threshold.
+    public var reach: IsoAccuracyResult?
+    public var fftReach: IsoAccuracyResult?
+
+    public init(method: StudyMethod) { self.method = method }
 }
 
 /// The paper's published figures for one task (RoBERTa-base on a GPU; not our measurements).

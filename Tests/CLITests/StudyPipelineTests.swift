@@ -81,6 +81,37 @@ final class StudyPipelineTests: XCTestCase {
         XCTAssertEqual(manifest.plan?.count, 2)
     }
 
+    /// `--methods full,lora,lora+,pissa`: the four methods' runs, in their own directories, with
+    /// LoRA+'s ratio and PiSSA's initialisation in their summaries; the report's Table 2 and the
+    /// "Beyond the paper" section show the two additions and their goals are checked.
+    func testReproduceWithTheExtraMethods() throws {
+        let (model, glue) = try requireResources()
+        let study = try temporaryDirectory().appendingPathComponent("study")
+        let r = try LoraProcess.run(["reproduce", "--model", model, "--data", glue, "--out", study.path, "--budget", "smoke",
+                                     "--tasks", "rte", "--seeds", "42", "--latency-rounds", "1", "--methods", "full,lora,lora+,pissa"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        for name in ["RTE-full-seed42", "RTE-lora-seed42", "RTE-loraplus-seed42", "RTE-pissa-seed42"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: study.appendingPathComponent("runs/\(name)/summary.json").path), name)
+        }
+        func options(_ name: String) throws -> [String: Any] {
+            let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: study.appendingPathComponent("runs/\(name)/summary.json"))) as! [String: Any]
+            return summary["options"] as! [String: Any]
+        }
+        XCTAssertEqual((try options("RTE-loraplus-seed42")["loraPlusRatio"] as? NSNumber)?.doubleValue, 16)
+        XCTAssertEqual((try options("RTE-pissa-seed42")["lora"] as? [String: Any])?["initialisation"] as? String, "pissa")
+        XCTAssertNil(try options("RTE-lora-seed42")["loraPlusRatio"])
+        let results = StudyAnalysis.analyze(try StudyData.load(from: study))
+        XCTAssertEqual(results.task("RTE")?.additions?.map(\.method), [.loraPlus, .pissa])
+        XCTAssertEqual(results.claims.count, 5)
+        XCTAssertEqual(results.additionGoals?.map(\.id), ["loraplus_scores", "loraplus_time_energy", "pissa_scores", "pissa_time_energy"])
+        let report = try String(contentsOf: study.appendingPathComponent("report.md"), encoding: .utf8)
+        XCTAssertTrue(report.contains("| LoRA+ (ours) |") && report.contains("| PiSSA (ours) |"), report)
+        XCTAssertTrue(report.contains("## Beyond the paper: LoRA+, PiSSA against FFT at iso-accuracy"), report)
+        // A PiSSA adapter is saved for the original base (rank 2r).
+        let adapter = try JSONSerialization.jsonObject(with: Data(contentsOf: study.appendingPathComponent("runs/RTE-pissa-seed42/adapter/adapter_config.json"))) as! [String: Any]
+        XCTAssertEqual((adapter["r"] as? NSNumber)?.intValue, 16)
+    }
+
     /// `lora train`'s own output (log.jsonl, summary.json) read by the study reader: the seed
     /// from the directory name, every evaluation, the parameter counts and paths relative to
     /// the run directory.
