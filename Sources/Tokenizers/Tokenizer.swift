@@ -254,6 +254,23 @@ public struct Tokenizer: TextTokenizer {
         }
     }
 
+    /// Splits normalized scalars at the added tokens matched in normalized text (`emit` gets
+    /// each token and each stretch between them; the whole text when there are none).
+    private func forEachNormalizedPiece(_ scalars: UnsafeBufferPointer<UInt32>, basicPlane bp: UnsafeBufferPointer<UInt8>,
+                                        emit: (Piece) -> Void) {
+        if normalizedSplitter.isEmpty {
+            emit(.text(0..<scalars.count))
+            return
+        }
+        normalizedSplitter.split(
+            scalars,
+            scalarAt: { (scalars[$0], 1) },
+            scalarBefore: { (scalars[$0 - 1], 1) },
+            isWhitespace: { CharClass.of($0, basicPlane: bp).contains(.bertWhitespace) },
+            isWordCharacter: { Self.isWordCharacter($0, bp) },
+            emit: emit)
+    }
+
     static func isWordCharacter(_ v: UInt32, _ bp: UnsafeBufferPointer<UInt8>) -> Bool {
         v == 0x5F || !CharClass.of(v, basicPlane: bp).isDisjoint(with: [.letter, .number])
     }
@@ -272,22 +289,12 @@ public struct Tokenizer: TextTokenizer {
             normalized.removeAll(keepingCapacity: true)
             normalizer.normalize(segment, into: &normalized, run: &s.run, basicPlane: bp)
             normalized.withUnsafeBufferPointer { scalars in
-                if normalizedSplitter.isEmpty {
-                    appendNormalized(scalars, to: &ids, scratch: &s, basicPlane: bp)
-                    return
+                forEachNormalizedPiece(scalars, basicPlane: bp) { piece in
+                    switch piece {
+                    case .token(let id): ids.append(id)
+                    case .text(let r): appendNormalized(UnsafeBufferPointer(rebasing: scalars[r]), to: &ids, scratch: &s, basicPlane: bp)
+                    }
                 }
-                normalizedSplitter.split(
-                    scalars,
-                    scalarAt: { (scalars[$0], 1) },
-                    scalarBefore: { (scalars[$0 - 1], 1) },
-                    isWhitespace: { CharClass.of($0, basicPlane: bp).contains(.bertWhitespace) },
-                    isWordCharacter: { Self.isWordCharacter($0, bp) },
-                    emit: { piece in
-                        switch piece {
-                        case .token(let id): ids.append(id)
-                        case .text(let r): appendNormalized(UnsafeBufferPointer(rebasing: scalars[r]), to: &ids, scratch: &s, basicPlane: bp)
-                        }
-                    })
             }
             return
         }
@@ -418,22 +425,12 @@ public struct Tokenizer: TextTokenizer {
                     appendMetaspace(p, origins: tracksOrigins ? UnsafeBufferPointer(rebasing: org[r]) : nil,
                                     segmentStart: segmentStart, options: options, to: &ids, scratch: &s, basicPlane: bp)
                 }
-                if normalizedSplitter.isEmpty {
-                    piece(0..<scalars.count)
-                    return
+                forEachNormalizedPiece(scalars, basicPlane: bp) { p in
+                    switch p {
+                    case .token(let id): ids.append(id)
+                    case .text(let r): piece(r)
+                    }
                 }
-                normalizedSplitter.split(
-                    scalars,
-                    scalarAt: { (scalars[$0], 1) },
-                    scalarBefore: { (scalars[$0 - 1], 1) },
-                    isWhitespace: { CharClass.of($0, basicPlane: bp).contains(.bertWhitespace) },
-                    isWordCharacter: { Self.isWordCharacter($0, bp) },
-                    emit: { p in
-                        switch p {
-                        case .token(let id): ids.append(id)
-                        case .text(let r): piece(r)
-                        }
-                    })
             }
         }
     }

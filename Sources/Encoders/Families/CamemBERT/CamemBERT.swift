@@ -4,9 +4,5 @@ extension EncoderFamily {
     /// tensor names (`roberta.encoder.layer.N…`); its SentencePiece Unigram tokenizer comes
     /// from `tokenizer.json`. PEFT has no default targets for CamemBERT; ours are RoBERTa's,
     /// `query` and `value`.
-    public static let camembert = EncoderFamily(
-        name: "camembert", modelTypes: ["camembert"], checkpointPrefix: "roberta.",
-        architecture: "CamembertForSequenceClassification", defaultPadTokenId: 1, configKeys: ConfigKeys(),
-        positions: .afterPadding, embeddings: bertEmbeddingNames, layerPrefix: "encoder.layer.", layer: bertLayerNames,
-        head: roberta.head, defaultTargets: [.query, .value])
+    public static let camembert = robertaArchitecture(name: "camembert", architecture: "CamembertForSequenceClassification")
 }

@@ -4,9 +4,5 @@ extension EncoderFamily {
     /// tensor names (`roberta.encoder.layer.N…`, `classifier.dense`, `classifier.out_proj`);
     /// its SentencePiece Unigram tokenizer comes from `tokenizer.json`. PEFT's default targets:
     /// `query`, `value`.
-    public static let xlmRoberta = EncoderFamily(
-        name: "xlm-roberta", modelTypes: ["xlm-roberta"], checkpointPrefix: "roberta.",
-        architecture: "XLMRobertaForSequenceClassification", defaultPadTokenId: 1, configKeys: ConfigKeys(),
-        positions: .afterPadding, embeddings: bertEmbeddingNames, layerPrefix: "encoder.layer.", layer: bertLayerNames,
-        head: roberta.head, defaultTargets: [.query, .value])
+    public static let xlmRoberta = robertaArchitecture(name: "xlm-roberta", architecture: "XLMRobertaForSequenceClassification")
 }
