@@ -482,7 +482,7 @@ public enum MarkdownReport {
                 ["\(method.label) energy (kJ)"] + r.tasks.map { cell($0, \.reach, energy) },
                 ["FFT energy (kJ)"] + r.tasks.map { cell($0, \.fftReach, energy) },
             ]
-            md += "### \(method.label) against FFT\n\n"
+            md += "### Table 6+ (\(method.label)): efficiency at iso-accuracy, beside FFT's at the same threshold\n\n"
             md += table(["Metric"] + r.tasks, rows)
             md += "\n"
         }
