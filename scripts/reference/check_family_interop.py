@@ -208,7 +208,8 @@ def check_our_adapter(lora: str, family: str, spec: dict, fixture: Path, tmp: Pa
     out = tmp / "out"
     run([lora, "train", "--model", model_dir, "--train-file", tmp / "train.csv", "--dev-file", tmp / "dev.csv",
          "--method", "lora", "--rank", LORA_R, "--alpha", LORA_ALPHA, "--epochs", 1, "--batch-size", 8,
-         "--lr", "2e-2", "--warmup-ratio", 0, "--max-length", 32, "--seed", SEED, "--threads", 1, "--out", out])
+         "--lr", "2e-2", "--warmup-ratio", 0, "--max-length", 32, "--seed", SEED, "--threads", 1, "--out", out]
+        + EXTRA_TRAIN_ARGS)
     adapter = out / "adapter"
 
     # Texts to compare on: the dev texts, a training text, one with an out-of-vocabulary word ([UNK]).
@@ -289,12 +290,18 @@ def check_params(lora: str, family: str, spec: dict, fixture: Path) -> tuple[int
 # ------------------------------------------------------------------------------------------------
 
 
+EXTRA_TRAIN_ARGS: list = []
+
+
 def main(argv) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("lora", nargs="?", default=".build/release/lora", help="the CLI (default .build/release/lora)")
     ap.add_argument("--keep", help="work in this directory (kept) instead of a temporary one")
     ap.add_argument("--only", help="comma-separated families (default: all)")
+    ap.add_argument("--train-args", default="", help="extra `lora train` options for the our-adapter check, e.g. \"--init pissa\" "
+                    "(a PiSSA adapter is saved converted for the original base, rank 2r)")
     args = ap.parse_args(argv)
+    EXTRA_TRAIN_ARGS.extend(args.train_args.split())
     torch.set_num_threads(1)
     lora = str(Path(args.lora).resolve())
     families = args.only.split(",") if args.only else list(FAMILIES)
