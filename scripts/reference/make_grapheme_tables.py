@@ -12,8 +12,8 @@ The data is read through the `regex` module's Unicode properties. regex 2026.7.1
 17.0.0 (later releases moved to Unicode 18, which changed InCB), so run this script with exactly that
 version, e.g.
 
-    python3 -m venv /tmp/ucd17 && /tmp/ucd17/bin/pip install regex==2026.7.19
-    /tmp/ucd17/bin/python scripts/reference/make_grapheme_tables.py [--crate-tables tables.rs]
+    python3 -m venv ../venv-ucd17 && ../venv-ucd17/bin/pip install regex==2026.7.19
+    ../venv-ucd17/bin/python scripts/reference/make_grapheme_tables.py [--crate-tables tables.rs]
 
 With `--crate-tables` (the crate's src/tables.rs), the script also checks every code point against
 the crate's own tables and stops on any difference (for 1.13.2 it found none); with

@@ -4,8 +4,8 @@
 Run from the repository root with a Python that has `tokenizers`, `transformers`,
 `sentencepiece` and `protobuf` (no PyTorch needed):
 
-    /work/refenv/bin/pip install sentencepiece protobuf
-    /work/refenv/bin/python scripts/reference/make_unigram_fixtures.py
+    ../refenv/bin/pip install sentencepiece protobuf
+    ../refenv/bin/python scripts/reference/make_unigram_fixtures.py
 
 Inputs: the GLUE TSVs in ../shared/glue. The script is deterministic (one trainer thread, a
 fixed seed, fixed sentence lists): re-running it writes identical files.
