@@ -65,16 +65,8 @@ extension EncoderModel {
         linearBackward(headDense, dInput: dCls, dOut: dDenseOut, input: st.denseIn, rows: b, saved: none, scratch: nil)
         if let m = st.denseInMask { Dropout.backward(dInput: dCls, dOut: dCls, mask: m, count: b * c, probability: config.headDropout, accumulate: false) }
 
-        let embeddingParameters = [wordEmbeddings] + embeddingNorm.parameters
-            + [positionEmbeddings, typeEmbeddings, embeddingProjection?.weight, embeddingProjection?.bias].compactMap { $0 }
-        let embeddingsTrainable = embeddingParameters.contains { $0.isTrainable }
-        var encoderNeedsGradient = embeddingsTrainable
-        var lowestLayerNeeded = layers.count
-        for (l, layer) in layers.enumerated() {
-            if layer.parameters.contains(where: \.isTrainable) { lowestLayerNeeded = min(lowestLayerNeeded, l) }
-        }
-        if lowestLayerNeeded < layers.count { encoderNeedsGradient = true }
-        guard encoderNeedsGradient else { return }
+        let embeddingsTrainable = self.embeddingsTrainable, lowestLayerNeeded = lowestTrainableLayer
+        guard embeddingsTrainable || lowestLayerNeeded < layers.count else { return }
 
         // The head's gradient reaches the first token of each sequence: a first-token last
         // layer takes it as it is, a full one as a (T, C) gradient zero elsewhere.
@@ -139,6 +131,17 @@ extension EncoderModel {
             if let g = typeEmbeddings?.gradientPointer { Embedding.backward(dTable: g, dOut: dSum, ids: ids.baseAddress!, count: t, dim: e) }
         }
     }
+
+    /// Whether any embedding parameter (tables, their LayerNorm, ELECTRA's projection) trains.
+    var embeddingsTrainable: Bool {
+        ([wordEmbeddings] + embeddingNorm.parameters
+            + [positionEmbeddings, typeEmbeddings, embeddingProjection?.weight, embeddingProjection?.bias].compactMap { $0 })
+            .contains { $0.isTrainable }
+    }
+
+    /// The first layer with a trainable parameter (`layers.count` when none has one): the
+    /// backward pass stops below it unless the embeddings train.
+    var lowestTrainableLayer: Int { layers.firstIndex { $0.parameters.contains(where: \.isTrainable) } ?? layers.count }
 
     /// Gradient buffers of the encoder layers, sized for `T` rows and shared by every layer of
     /// a step (a first-token layer uses the first `B` rows of those that hold its `B` rows).

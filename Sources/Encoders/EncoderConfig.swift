@@ -111,7 +111,7 @@ public struct EncoderConfig: Sendable, Equatable, Decodable {
         }
         for refused in keys.refused {
             guard let value = rawJSON[refused.key] else { continue }
-            let text = String(decoding: (try? JSONEncoder().encode(value)) ?? Data(), as: UTF8.self)
+            let text = value.jsonText
             if text == refused.value {
                 throw DecodingError.dataCorruptedError(forKey: Key(refused.key), in: c,
                     debugDescription: "\(refused.key) = \(text) is not supported: \(refused.why)")

@@ -52,7 +52,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
                 if !n.isFinite { out += "null" } else if n == n.rounded(), abs(n) < 1e15 {
                     out += decimalPaths.contains(path) ? "\(Int(n)).0" : "\(Int(n))"
                 } else { out += "\(n)" }
-            case let .string(s): out += quoted(s)
+            case let .string(s): out += Self.quoted(s)
             case let .array(a):
                 if a.isEmpty { out += "[]"; return }
                 out += "[\n"
@@ -70,7 +70,7 @@ public enum JSONValue: Sendable, Equatable, Codable {
                 let keys = o.keys.sorted()
                 for (i, key) in keys.enumerated() {
                     path.append(key)
-                    out += indent + "  " + quoted(key) + ": "
+                    out += indent + "  " + Self.quoted(key) + ": "
                     write(o[key]!, indent: indent + "  ")
                     path.removeLast()
                     out += i + 1 < keys.count ? ",\n" : "\n"
@@ -78,29 +78,32 @@ public enum JSONValue: Sendable, Equatable, Codable {
                 out += indent + "}"
             }
         }
-        func quoted(_ s: String) -> String {
-            var r = "\""
-            for u in s.unicodeScalars {
-                switch u {
-                case "\"": r += "\\\""
-                case "\\": r += "\\\\"
-                case "\n": r += "\\n"
-                case "\r": r += "\\r"
-                case "\t": r += "\\t"
-                default:
-                    if u.value < 0x20 { r += String(format: "\\u%04x", u.value) } else { r.unicodeScalars.append(u) }
-                }
-            }
-            return r + "\""
-        }
         write(.object(object), indent: "")
         return Data((out + "\n").utf8)
     }
 
-    /// Pretty-printed, key-sorted JSON bytes of an object.
+    /// Pretty-printed, key-sorted JSON bytes of an object (whole numbers as integers).
     public static func encodeObject(_ object: [String: JSONValue]) throws -> Data {
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        return try enc.encode(JSONValue.object(object))
+        encodeObject(object, decimalPaths: [])
+    }
+
+    /// The value as compact JSON text (for error messages: `refused setting = <text>`).
+    public var jsonText: String { String(decoding: (try? JSONEncoder().encode(self)) ?? Data(), as: UTF8.self) }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped.
+    public static func quoted(_ s: String) -> String {
+        var r = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": r += "\\\""
+            case "\\": r += "\\\\"
+            case "\n": r += "\\n"
+            case "\r": r += "\\r"
+            case "\t": r += "\\t"
+            default:
+                if u.value < 0x20 { r += String(format: "\\u%04x", u.value) } else { r.unicodeScalars.append(u) }
+            }
+        }
+        return r + "\""
     }
 }

@@ -200,15 +200,19 @@ public enum MarkdownReport {
         md += "## Table 2: Dev-set scores (×100)\n\n"
         let header = ["Method"] + r.tasks.map { task in "\(task) (\(PaperFigures.metricShortName(r.task(task)?.metric ?? "accuracy")))" }
         var rows: [[String]] = []
-        func seeds(_ task: String, _ method: StudyMethod) -> String {
-            guard let t = r.task(task) else { return missing }
-            let scores = (method == .full ? t.fftSeedScores : t.loraSeedScores).map(\.score)
-            guard let median = method == .full ? t.fftScore : t.loraScore else { return missing }
+        /// The median over seeds, their range, and how many runs were still improving.
+        func seedCell(_ task: String, _ method: StudyMethod, median: Double?, scores: [Double]) -> String {
+            guard let median else { return missing }
             var cell = score(median)
             if scores.count > 1, let lo = scores.min(), let hi = scores.max() { cell += " [\(score(lo))–\(score(hi))]" }
             let improving = r.runs(task: task, method: method).filter(\.stillImproving).count
             if improving > 0 { cell += " ↑\(improving)" }
             return cell
+        }
+        func seeds(_ task: String, _ method: StudyMethod) -> String {
+            guard let t = r.task(task) else { return missing }
+            return seedCell(task, method, median: method == .full ? t.fftScore : t.loraScore,
+                            scores: (method == .full ? t.fftSeedScores : t.loraSeedScores).map(\.score))
         }
         rows.append(["FFT (ours)"] + r.tasks.map { seeds($0, .full) })
         rows.append(["LoRA (ours)"] + r.tasks.map { seeds($0, .lora) })
@@ -219,13 +223,7 @@ public enum MarkdownReport {
         for method in StudyMethod.allCases where r.taskResults.contains(where: { $0.additions?.contains { $0.method == method } ?? false }) {
             func addition(_ task: String) -> MethodComparison? { r.task(task)?.additions?.first { $0.method == method } }
             rows.append(["\(method.label) (ours)"] + r.tasks.map { task in
-                guard let c = addition(task), let median = c.score else { return missing }
-                let scores = c.seedScores.map(\.score)
-                var cell = score(median)
-                if scores.count > 1, let lo = scores.min(), let hi = scores.max() { cell += " [\(score(lo))–\(score(hi))]" }
-                let improving = r.runs(task: task, method: method).filter(\.stillImproving).count
-                if improving > 0 { cell += " ↑\(improving)" }
-                return cell
+                seedCell(task, method, median: addition(task)?.score, scores: addition(task)?.seedScores.map(\.score) ?? [])
             })
             rows.append(["\(method.label) − FFT (ours, points)"] + r.tasks.map { task in
                 guard let m = addition(task)?.score, let f = r.task(task)?.fftScore else { return missing }

@@ -162,7 +162,7 @@ struct PredictCommand: ParsableCommand {
                 } else {
                     let best = row.indices.max { row[$0] < row[$1] } ?? 0
                     let name = m.config.labelNames?[best]
-                    print("{\"logits\": [\(values)], \"label\": \(best)" + (name.map { ", \"label_name\": \(FilePrediction.json($0))" } ?? "") + marker + "}")
+                    print("{\"logits\": [\(values)], \"label\": \(best)" + (name.map { ", \"label_name\": \(JSONValue.quoted($0))" } ?? "") + marker + "}")
                 }
             }
             pending.removeAll()

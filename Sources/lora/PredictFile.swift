@@ -43,7 +43,7 @@ enum FilePrediction {
                     if csv {
                         emit(CSVWriting.row((id.map { [$0] } ?? []) + [format(score)] + (randomHead ? ["true"] : [])))
                     } else {
-                        emit("{" + (id.map { "\"id\": \(json($0)), " } ?? "") + "\"score\": \(format(score))" + (randomHead ? ", \"random_head\": true" : "") + "}\n")
+                        emit("{" + (id.map { "\"id\": \(JSONValue.quoted($0)), " } ?? "") + "\"score\": \(format(score))" + (randomHead ? ", \"random_head\": true" : "") + "}\n")
                     }
                 } else {
                     let p = softmax(row)
@@ -51,7 +51,7 @@ enum FilePrediction {
                     if csv {
                         emit(CSVWriting.row((id.map { [$0] } ?? []) + [names[best]] + p.map(format) + (randomHead ? ["true"] : [])))
                     } else {
-                        emit("{" + (id.map { "\"id\": \(json($0)), " } ?? "") + "\"label\": \(json(names[best])), \"probabilities\": ["
+                        emit("{" + (id.map { "\"id\": \(JSONValue.quoted($0)), " } ?? "") + "\"label\": \(JSONValue.quoted(names[best])), \"probabilities\": ["
                              + p.map(format).joined(separator: ", ") + "]" + (randomHead ? ", \"random_head\": true" : "") + "}\n")
                     }
                 }
@@ -73,20 +73,4 @@ enum FilePrediction {
 
     static func format(_ value: Double) -> String { String(format: "%.6g", value) }
 
-    /// A JSON string literal (quotes, backslashes and control characters escaped).
-    static func json(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20: out += String(format: "\\u%04x", u.value)
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        return out + "\""
-    }
 }

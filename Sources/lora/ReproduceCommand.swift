@@ -128,9 +128,7 @@ struct ReproduceCommand: ParsableCommand {
         var planRows: [JSONValue] = []
         for task in tasks {
             for method in methods {
-                let variant = method == .full || method == .lora ? nil : method.rawValue
-                guard let r = plan.first(where: { $0.task == task.name && $0.method == (method == .full ? .full : .lora) && $0.variant == variant })
-                else { continue }
+                guard let r = plan.first(where: { $0.task == task.name && $0.studyMethod == method }) else { continue }
                 var row = r.json
                 row["seed"] = nil
                 planRows.append(.object(row))

@@ -54,6 +54,9 @@ struct PlannedRun: Codable, Equatable {
     /// The run's directory name under `STUDY/runs/`: `SST-2-lora-seed42`.
     var directoryName: String { "\(task)-\(variant ?? method.rawValue)-seed\(seed)" }
 
+    /// The study method the run belongs to (the variant's, else FFT or LoRA).
+    var studyMethod: StudyMethod { variant.flatMap(StudyMethod.init(rawValue:)) ?? (method == .full ? .full : .lora) }
+
     /// The plan entry in the reference runner's format (snake_case keys).
     var json: [String: JSONValue] {
         [
@@ -67,7 +70,7 @@ struct PlannedRun: Codable, Equatable {
             "lora": .object(["r": .number(Double(lora.rank)), "alpha": .number(Double(lora.alpha)), "dropout": .number(Double(lora.dropout)),
                              "targets": .array(lora.targets.map { .string($0.rawValue) })]),
             "init_adapter": initAdapter.map { .string($0) } ?? .null,
-            "study_method": .string(variant ?? method.rawValue),
+            "study_method": .string(studyMethod.rawValue),
             "loraplus_ratio": loraPlusRatio.map { .number($0) } ?? .null,
             "init_lora_weights": .string(lora.initialisation?.rawValue ?? "default"),
         ]

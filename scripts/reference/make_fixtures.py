@@ -703,6 +703,32 @@ def trainer_no_decay(model: torch.nn.Module, name: str) -> bool:
         re.search(pat, name.lower()) for pat in NO_DECAY_PATTERNS)
 
 
+def step_tensors(batches, r64, gradients: bool) -> dict:
+    """The per-step tensors of a LoRA fixture: each step's packed batch, loss and logits (and,
+    with `gradients`, the gradient of every trained tensor), from the float64 record."""
+    tensors = {}
+    for step, batch in enumerate(batches, start=1):
+        tensors[f"step{step}.input_ids"] = packed(batch["input_ids"])
+        tensors[f"step{step}.token_type_ids"] = packed(batch["token_type_ids"])
+        tensors[f"step{step}.lengths"] = torch.tensor(batch["lengths"], dtype=torch.long)
+        tensors[f"step{step}.labels"] = torch.tensor(batch["labels"], dtype=torch.long)
+        tensors[f"step{step}.loss"] = r64["loss"][step - 1]
+        tensors[f"step{step}.logits"] = r64["logits"][step - 1]
+        if gradients:
+            for n, g in r64["grads"][step - 1].items():
+                tensors[f"step{step}.grad.{n}"] = g
+    return tensors
+
+
+def final_tensors(r64, name_map) -> dict:
+    """Every trained tensor's final value, under PEFT's full name and its saved name."""
+    tensors = {}
+    for n, p in r64["final"].items():
+        tensors[f"final.{n}"] = p
+        tensors[f"final.{name_map[n]}"] = p
+    return tensors
+
+
 def lora_fixture(name: str, kind: str, seed: int, batch_seeds, batch_specs,
                  model_kwargs: dict | None = None, extra_meta: dict | None = None,
                  batch_vocab: int = TINY["vocab_size"]) -> None:
@@ -783,19 +809,8 @@ def lora_fixture(name: str, kind: str, seed: int, batch_seeds, batch_specs,
     _, r32 = runs[torch.float32]
     assert r64["padded"][0] < 1e-10 and r64["padded"][1] < 1e-10, r64["padded"]
 
-    tensors = {}
-    for step, batch in enumerate(batches, start=1):
-        tensors[f"step{step}.input_ids"] = packed(batch["input_ids"])
-        tensors[f"step{step}.token_type_ids"] = packed(batch["token_type_ids"])
-        tensors[f"step{step}.lengths"] = torch.tensor(batch["lengths"], dtype=torch.long)
-        tensors[f"step{step}.labels"] = torch.tensor(batch["labels"], dtype=torch.long)
-        tensors[f"step{step}.loss"] = r64["loss"][step - 1]
-        tensors[f"step{step}.logits"] = r64["logits"][step - 1]
-        for n, g in r64["grads"][step - 1].items():
-            tensors[f"step{step}.grad.{n}"] = g
-    for n, p in r64["final"].items():
-        tensors[f"final.{n}"] = p
-        tensors[f"final.{name_map[n]}"] = p
+    tensors = step_tensors(batches, r64, gradients=True)
+    tensors.update(final_tensors(r64, name_map))
     write_tensors(out / "expected.safetensors", tensors)
 
     # The trained adapter as PEFT writes it (float32), for export tests.
@@ -1375,19 +1390,8 @@ def make_loraplus() -> None:
     assert min(changes.values()) > 10 * final32, (changes, final32)
 
     steps = range(1, LORA_STEPS + 1)
-    tensors = {}
-    for step in steps:
-        tensors[f"step{step}.input_ids"] = packed(batch["input_ids"])
-        tensors[f"step{step}.token_type_ids"] = packed(batch["token_type_ids"])
-        tensors[f"step{step}.lengths"] = torch.tensor(batch["lengths"], dtype=torch.long)
-        tensors[f"step{step}.labels"] = torch.tensor(batch["labels"], dtype=torch.long)
-        tensors[f"step{step}.loss"] = r64["loss"][step - 1]
-        tensors[f"step{step}.logits"] = r64["logits"][step - 1]
-        for n, g in r64["grads"][step - 1].items():
-            tensors[f"step{step}.grad.{n}"] = g
-    for n, p in r64["final"].items():
-        tensors[f"final.{n}"] = p
-        tensors[f"final.{name_map[n]}"] = p
+    tensors = step_tensors([batch] * len(steps), r64, gradients=True)
+    tensors.update(final_tensors(r64, name_map))
     write_tensors(out / "expected.safetensors", tensors)
     save_adapter(pm64.to(torch.float32), out / "adapter_final", name)
     write_json(out / "batches.json", [
@@ -1754,22 +1758,19 @@ def make_pissa() -> None:
             init_cfg_rewritten[key] = sorted(init_cfg_rewritten[key])
     cfg_path.write_text(json.dumps(init_cfg_rewritten, indent=2, sort_keys=True) + "\n")
     init_cfg64 = r64["init_config_as_saved"]
-    init_cfg_diff = {k: {"first_save": init_cfg64.get(k), "after_conversion": r64["init_config_after_conversion"].get(k)}
+    # target_modules is a set in PEFT: its saved order follows the interpreter's hash seed.
+    def as_saved(cfg, k):
+        v = cfg.get(k)
+        return sorted(v) if k == "target_modules" and isinstance(v, list) else v
+    init_cfg_diff = {k: {"first_save": as_saved(init_cfg64, k), "after_conversion": as_saved(r64["init_config_after_conversion"], k)}
                      for k in sorted(set(init_cfg64) | set(r64["init_config_after_conversion"]))
-                     if init_cfg64.get(k) != r64["init_config_after_conversion"].get(k)
+                     if as_saved(init_cfg64, k) != as_saved(r64["init_config_after_conversion"], k)
                      and k != "base_model_name_or_path"}
     conv_cfg = json.loads((out / "adapter_converted" / "adapter_config.json").read_text())
     assert conv_cfg["r"] == 2 * LORA_R and conv_cfg["lora_alpha"] == 2 * LORA_ALPHA and conv_cfg["init_lora_weights"] is True
 
     steps = range(1, LORA_STEPS + 1)
-    tensors = {}
-    for step in steps:
-        tensors[f"step{step}.input_ids"] = packed(batch["input_ids"])
-        tensors[f"step{step}.token_type_ids"] = packed(batch["token_type_ids"])
-        tensors[f"step{step}.lengths"] = torch.tensor(batch["lengths"], dtype=torch.long)
-        tensors[f"step{step}.labels"] = torch.tensor(batch["labels"], dtype=torch.long)
-        tensors[f"step{step}.loss"] = r64["loss"][step - 1]
-        tensors[f"step{step}.logits"] = r64["logits"][step - 1]
+    tensors = step_tensors([batch] * len(steps), r64, gradients=False)
     tensors["init.logits"] = r64["init_logits"]
     for m in modules:
         tensors[f"singular_values.{m}"] = r64["singular_values"][m]

@@ -29,8 +29,7 @@ extension EncoderModel {
         let dPooled = arena.allocate(b * c, zeroed: true)
         linearBackward(headDense, dInput: dPooled, dOut: dDense, input: st.denseIn, rows: b, saved: none, scratch: nil)
 
-        let embeddingsTrainable = ([wordEmbeddings] + embeddingNorm.parameters).contains { $0.isTrainable }
-        let lowestLayerNeeded = layers.firstIndex { $0.parameters.contains(where: \.isTrainable) } ?? layers.count
+        let embeddingsTrainable = self.embeddingsTrainable, lowestLayerNeeded = lowestTrainableLayer
         let finalTrainable = final.parameters.contains { $0.isTrainable }
         guard embeddingsTrainable || lowestLayerNeeded < layers.count || finalTrainable else { return }
 

@@ -41,21 +41,18 @@ public struct ModernBERTSettings: Sendable, Equatable {
         func fail(_ key: String, _ reason: String) -> DecodingError {
             .dataCorrupted(DecodingError.Context(codingPath: [EncoderConfig.Key(key)], debugDescription: reason))
         }
-        func text(_ v: JSONValue) -> String {
-            String(decoding: (try? JSONEncoder().encode(v)) ?? Data(), as: UTF8.self)
-        }
         func bool(_ key: String, _ fallback: Bool) throws -> Bool {
             switch json[key] {
             case nil, .null?: return fallback
             case let .bool(b)?: return b
-            case let v?: throw fail(key, "expected true or false, found \(text(v))")
+            case let v?: throw fail(key, "expected true or false, found \(v.jsonText)")
             }
         }
         func number(_ key: String, in object: [String: JSONValue]? = nil, path: String? = nil) throws -> Double? {
             switch (object ?? json)[key] {
             case nil, .null?: return nil
             case let .number(n)?: return n
-            case let v?: throw fail(path ?? key, "expected a number, found \(text(v))")
+            case let v?: throw fail(path ?? key, "expected a number, found \(v.jsonText)")
             }
         }
         attentionBias = try bool("attention_bias", false)
@@ -77,11 +74,11 @@ public struct ModernBERTSettings: Sendable, Equatable {
                 switch t {
                 case .string("full_attention"): return true
                 case .string("sliding_attention"): return false
-                default: throw fail("layer_types", "entry \(i) is \(text(t)); known: \"full_attention\", \"sliding_attention\"")
+                default: throw fail("layer_types", "entry \(i) is \(t.jsonText); known: \"full_attention\", \"sliding_attention\"")
                 }
             }
         } else if let v = json["layer_types"], v != .null {
-            throw fail("layer_types", "expected a list of layer types, found \(text(v))")
+            throw fail("layer_types", "expected a list of layer types, found \(v.jsonText)")
         } else {
             let every = try number("global_attn_every_n_layers") ?? 3
             guard every == every.rounded(), every >= 1, every <= 1_000 else {
@@ -91,20 +88,20 @@ public struct ModernBERTSettings: Sendable, Equatable {
         }
         // RoPE bases.
         if let scaling = json["rope_scaling"], scaling != .null {
-            throw fail("rope_scaling", "\(text(scaling)) is not supported (only plain RoPE)")
+            throw fail("rope_scaling", "\(scaling.jsonText) is not supported (only plain RoPE)")
         }
         var global = try number("global_rope_theta") ?? 160_000, local = try number("local_rope_theta") ?? 10_000
         if let rope = json["rope_parameters"], rope != .null {
-            guard case let .object(byType) = rope else { throw fail("rope_parameters", "expected an object, found \(text(rope))") }
+            guard case let .object(byType) = rope else { throw fail("rope_parameters", "expected an object, found \(rope.jsonText)") }
             for (type, value) in byType {
                 let path = "rope_parameters.\(type)"
                 guard type == "full_attention" || type == "sliding_attention" else {
                     throw fail(path, "unknown layer type; known: full_attention, sliding_attention")
                 }
-                guard case let .object(p) = value else { throw fail(path, "expected an object, found \(text(value))") }
+                guard case let .object(p) = value else { throw fail(path, "expected an object, found \(value.jsonText)") }
                 for (k, v) in p where k != "rope_theta" {
-                    guard k == "rope_type" else { throw fail("\(path).\(k)", "\(text(v)) is not supported (only plain RoPE: rope_type and rope_theta)") }
-                    guard v == .string("default") else { throw fail("\(path).rope_type", "\(text(v)) is not supported (only \"default\")") }
+                    guard k == "rope_type" else { throw fail("\(path).\(k)", "\(v.jsonText) is not supported (only plain RoPE: rope_type and rope_theta)") }
+                    guard v == .string("default") else { throw fail("\(path).rope_type", "\(v.jsonText) is not supported (only \"default\")") }
                 }
                 if let theta = try number("rope_theta", in: p, path: "\(path).rope_theta") {
                     if type == "full_attention" { global = theta } else { local = theta }
@@ -119,11 +116,11 @@ public struct ModernBERTSettings: Sendable, Equatable {
         switch json["classifier_pooling"] {
         case nil, .null?, .string("cls")?: pooling = .cls
         case .string("mean")?: pooling = .mean
-        case let v?: throw fail("classifier_pooling", "\(text(v)) is not supported (cls or mean)")
+        case let v?: throw fail("classifier_pooling", "\(v.jsonText) is not supported (cls or mean)")
         }
         switch json["classifier_activation"] {
         case nil, .null?, .string("gelu")?: break
-        case let v?: throw fail("classifier_activation", "\(text(v)) is not supported (only exact 'gelu')")
+        case let v?: throw fail("classifier_activation", "\(v.jsonText) is not supported (only exact 'gelu')")
         }
         if let hd = try number("head_dim"), headCount > 0, hd != Double(hiddenSize / headCount) {
             throw fail("head_dim", "\(hd) is not supported: the heads must split hidden_size \(hiddenSize) evenly (\(hiddenSize / headCount))")
