@@ -16,6 +16,9 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.0"),
     ],
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
@@ -30,10 +33,23 @@ let package = Package(
         .target(name: "Study", dependencies: ["Profiling"]),
         .target(name: "Encoders", dependencies: ["Tensors", "SafeTensors", "InputValidation", "JSONText"], swiftSettings: vectorFlags),
         .target(name: "Training", dependencies: ["Tensors", "SafeTensors", "Encoders", "GLUE", "Tokenizers", "InputValidation", "DataFiles"], swiftSettings: vectorFlags),
+        .target(name: "Serving", dependencies: ["Encoders", "Tensors", "SafeTensors", "Tokenizers", "InputValidation", "JSONText",
+                                               .product(name: "Metrics", package: "swift-metrics")]),
+        .target(
+            name: "Server",
+            dependencies: [
+                "Serving", "Encoders", "JSONText",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            resources: [.embedInCode("openapi.json")]
+        ),
         .executableTarget(
             name: "lora",
             dependencies: [
                 "Tensors", "SafeTensors", "Tokenizers", "GLUE", "DataFiles", "Encoders", "Training", "Profiling", "Study", "InputValidation",
+                "Serving", "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: vectorFlags
@@ -48,6 +64,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Encoders", "GLUE", "Tensors", "SafeTensors", "TestSupport"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling"]),
         .testTarget(name: "StudyTests", dependencies: ["Study", "Profiling"]),
+        .testTarget(name: "ServingTests", dependencies: ["Serving", "Encoders", "Tensors", "Tokenizers", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Study"]),
     ],
     swiftLanguageModes: [.v6]

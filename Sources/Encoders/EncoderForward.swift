@@ -123,6 +123,7 @@ extension EncoderModel {
         Linear.forward(out: out, input: input, weight: lin.weight.pointer, bias: lin.bias?.pointer,
                        rows: rows, inFeatures: lin.inFeatures, outFeatures: lin.outFeatures,
                        weightTransposed: lin.weight.isTransposed)
+        if let mixedRows { addMixedDeltas(mixedRows, lin, out: out, input: input, rows: rows) }
         guard let ad = lin.adapter, !ad.isMerged else { return }
         let inF = lin.inFeatures, outF = lin.outFeatures, r = ad.rank
         var x = input

@@ -173,6 +173,8 @@ public final class EncoderModel: @unchecked Sendable {
     var rotaryTables: (global: RotaryTable, local: RotaryTable)?
 
     let arena = Arena(capacity: 1 << 20)
+    /// The adapters of the mixed batch in flight (`predictMixed`), nil otherwise.
+    var mixedRows: MixedRows?
 
     /// Most activation floats held at once by a forward/backward pass so far.
     public var activationPeakFloats: Int { arena.peak }
@@ -229,6 +231,32 @@ public final class EncoderModel: @unchecked Sendable {
         headNorm = family.head.norm.map { norm($0) }
         headOut = linear(family.head.out, config.labelCount, c)
         normParameters = norms
+    }
+
+    /// A model over the same parameters (no copy) with its own activation arena, for a second
+    /// thread that only infers (`lora serve`'s batch workers). Neither model may change its
+    /// weights or layout, or attach adapters, while the other is in use.
+    public func inferenceSibling() -> EncoderModel { EncoderModel(sharingWeightsOf: self) }
+
+    private init(sharingWeightsOf other: EncoderModel) {
+        config = other.config
+        parameters = other.parameters
+        newlyInitialised = other.newlyInitialised
+        loraConfig = other.loraConfig
+        wordEmbeddings = other.wordEmbeddings
+        positionEmbeddings = other.positionEmbeddings
+        typeEmbeddings = other.typeEmbeddings
+        embeddingNorm = other.embeddingNorm
+        finalNorm = other.finalNorm
+        embeddingProjection = other.embeddingProjection
+        normParameters = other.normParameters
+        layers = other.layers
+        headDense = other.headDense
+        headNorm = other.headNorm
+        headOut = other.headOut
+        rotaryTables = other.rotaryTables
+        usesInferenceLayout = other.usesInferenceLayout
+        lastLayerFirstTokensOnly = other.lastLayerFirstTokensOnly
     }
 
     /// Overrides the dropout probabilities of the configuration (e.g. 0 for benchmarks).

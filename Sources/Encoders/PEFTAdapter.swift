@@ -275,41 +275,73 @@ public enum PEFTAdapter {
         public var headReinitialised: Bool
     }
 
-    /// Attaches the adapter in `directory` to `model` (which must have none) and loads its
-    /// weights and head. Every tensor of the file must belong to the model's layers and the
-    /// adapter's targets (or the head), and hold finite values; a head the adapter lacks
-    /// stays in `model.newlyInitialised` (callers warn or refuse). A head of another label
-    /// count is an error, or (`headOfAnotherSize: .reinitialise`) left out whole.
-    @discardableResult
-    public static func load(_ directory: URL, into model: EncoderModel, headOfAnotherSize: HeadOfAnotherSize = .refuse) throws -> LoadedAdapter {
+    /// An adapter's tensors read and checked against a base model, held apart from it: what
+    /// `load` copies into the model, and what `lora serve` keeps per adapter beside one shared
+    /// base.
+    public struct Weights: Sendable {
+        /// LoRA settings from `adapter_config.json` (targets from the tensors).
+        public let lora: LoRAConfig
+        /// Per layer, per target: `A` `(r, in)` and `B` `(out, r)`, row-major.
+        public let layers: [[LoRATarget: (a: [Float], b: [Float])]]
+        /// The head tensors the file holds, by the model's parameter name, with their shapes
+        /// (the output Linear's rows are the adapter's label count).
+        public let head: [String: (shape: [Int], values: [Float])]
+        /// Output count of the adapter's head, nil when it has none.
+        public let headLabelCount: Int?
+        /// Class names from `labels.json` (classification heads only), nil when absent.
+        public let labelNames: [String]?
+        /// Floats held (A, B and head).
+        public var floatCount: Int {
+            layers.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.a.count + $1.b.count } } + head.values.reduce(0) { $0 + $1.values.count }
+        }
+    }
+
+    /// Reads and checks the adapter in `directory` for `model`'s architecture without changing
+    /// the model: `adapter_config.json` as `describe` checks it, the rank against the model, a
+    /// `lora_A`/`lora_B` pair of the right shapes for every layer and target, head tensors of
+    /// the model's shapes (but for the output Linear's label count, which must agree between
+    /// its weight and bias), finite values, and no tensor beyond these.
+    public static func read(_ directory: URL, for model: EncoderModel) throws -> Weights {
         let description = try describe(directory, family: model.config.family)
         let weightsURL = directory.appendingPathComponent("adapter_model.safetensors")
         let path = weightsURL.relativePath
         try description.lora.validate(for: model.config, source: directory.appendingPathComponent("adapter_config.json").relativePath, rankKey: "r")
-        var rng = RandomGenerator(seed: 0)
-        try model.attachLoRA(description.lora, rng: &rng)
         let file = try SafeTensorsFile(url: weightsURL)
+        let family = model.config.family, r = description.lora.rank
         var expected = Set<String>()
-        var loadedHead: [String] = []
-        let headNames = Set(model.headParameterNames)
-        let headDiffers = model.parameters.all.contains { p in
-            headNames.contains(p.name) && file.tensors[namePrefix + p.name].map { $0.shape != p.shape } ?? false
+        func tensor(_ name: String, shape: [Int]) throws -> [Float] {
+            guard let info = file.tensors[name] else { throw EncoderError.missingTensor(file: path, tensor: name) }
+            guard info.shape == shape else { throw EncoderError.shapeMismatch(file: path, tensor: name, expected: shape, actual: info.shape) }
+            var values = [Float](repeating: 0, count: shape.reduce(1, *))
+            try values.withUnsafeMutableBufferPointer { buffer in
+                try file.readFloats(name, into: buffer.baseAddress!, count: buffer.count)
+                try FiniteCheck.require(buffer.baseAddress!, count: buffer.count, tensor: name, file: path)
+            }
+            return values
         }
-        let skipHead = headDiffers && headOfAnotherSize == .reinitialise
-        for p in model.parameters.all where p.name.contains(".lora_") || headNames.contains(p.name) {
-            let name = namePrefix + p.name
-            expected.insert(name)
-            guard let info = file.tensors[name] else {
-                if headNames.contains(p.name) { continue }
-                throw EncoderError.missingTensor(file: path, tensor: name)
+        var layers: [[LoRATarget: (a: [Float], b: [Float])]] = []
+        for l in 0..<model.config.layerCount {
+            var perTarget: [LoRATarget: (a: [Float], b: [Float])] = [:]
+            for target in family.layer.targets where description.lora.targets.contains(target) {
+                let lin = model.linear(of: target, layer: l)
+                let base = namePrefix + family.layerModule(l, family.layer.path(target))
+                let aName = base + ".lora_A.weight", bName = base + ".lora_B.weight"
+                expected.formUnion([aName, bName])
+                perTarget[target] = (try tensor(aName, shape: [r, lin.inFeatures]), try tensor(bName, shape: [lin.outFeatures, r]))
             }
-            if skipHead && headNames.contains(p.name) { continue }
-            guard info.shape == p.shape else {
-                throw EncoderError.shapeMismatch(file: path, tensor: name, expected: p.shape, actual: info.shape)
-            }
-            try file.readFloats(name, into: p.value.pointer, count: p.count)
-            try FiniteCheck.require(p.value.pointer, count: p.count, tensor: name, file: path)
-            if model.headParameterNames.contains(p.name) { loadedHead.append(p.name) }
+            layers.append(perTarget)
+        }
+        // The head: the output Linear's rows are the adapter's label count; every other shape is the model's.
+        var head: [String: (shape: [Int], values: [Float])] = [:]
+        let labels = description.headLabelCount
+        for name in model.headParameterNames {
+            guard let p = model.parameters[name] else { continue }
+            let fileName = namePrefix + name
+            expected.insert(fileName)
+            guard file.tensors[fileName] != nil else { continue }
+            var shape = p.shape
+            if name.hasPrefix(family.head.out + "."), let labels { shape[0] = labels }
+            head[name] = (shape, try tensor(fileName, shape: shape))
         }
         let extra = file.tensors.keys.filter { !expected.contains($0) }.sorted()
         if !extra.isEmpty {
@@ -317,13 +349,51 @@ public enum PEFTAdapter {
             throw EncoderError.invalidInput("\(path): tensors beyond this model and adapter (\(model.config.layerCount) layers; targets "
                 + "\(description.lora.targets.map(\.rawValue).joined(separator: ", ")); head): \(shown)")
         }
+        var names: [String]? = nil
+        if let labels, labels > 1 { names = try readLabelNames(directory, labelCount: labels) }
+        return Weights(lora: description.lora, layers: layers, head: head, headLabelCount: labels, labelNames: names)
+    }
+
+    /// Attaches the adapter in `directory` to `model` (which must have none) and loads its
+    /// weights and head, as `read` checks them; a head the adapter lacks stays in
+    /// `model.newlyInitialised` (callers warn or refuse). A head of another label count is an
+    /// error, or (`headOfAnotherSize: .reinitialise`) left out whole.
+    @discardableResult
+    public static func load(_ directory: URL, into model: EncoderModel, headOfAnotherSize: HeadOfAnotherSize = .refuse) throws -> LoadedAdapter {
+        let weights = try read(directory, for: model)
+        let path = directory.appendingPathComponent("adapter_model.safetensors").relativePath
+        let differing = model.headParameterNames.first { name in
+            guard let tensor = weights.head[name], let p = model.parameters[name] else { return false }
+            return p.shape != tensor.shape
+        }
+        let headDiffers = differing != nil
+        if let name = differing, headOfAnotherSize == .refuse {
+            throw EncoderError.shapeMismatch(file: path, tensor: namePrefix + name, expected: model.parameters[name]!.shape,
+                                             actual: weights.head[name]!.shape)
+        }
+        var rng = RandomGenerator(seed: 0)
+        try model.attachLoRA(weights.lora, rng: &rng)
+        for (l, perTarget) in weights.layers.enumerated() {
+            for (target, ab) in perTarget {
+                let adapter = model.linear(of: target, layer: l).adapter!
+                adapter.a.value.pointer.update(from: ab.a, count: ab.a.count)
+                adapter.b.value.pointer.update(from: ab.b, count: ab.b.count)
+            }
+        }
+        var loadedHead: [String] = []
+        if !headDiffers {
+            for name in model.headParameterNames {
+                guard let tensor = weights.head[name], let p = model.parameters[name] else { continue }
+                p.value.pointer.update(from: tensor.values, count: p.count)
+                loadedHead.append(name)
+            }
+        }
         // The adapter's head replaces the base model's; without one the base's stays, and it
         // is still random if the base had none (`newlyInitialised` keeps saying so).
         model.newlyInitialised.removeAll { loadedHead.contains($0) }
-        if !loadedHead.isEmpty, !model.config.isRegression,
-           let names = try readLabelNames(directory, labelCount: model.config.labelCount) {
+        if !loadedHead.isEmpty, !model.config.isRegression, let names = weights.labelNames {
             model.setLabelNames(names)
         }
-        return LoadedAdapter(loadedHead: loadedHead, adapterHeadLabels: description.headLabelCount, headReinitialised: skipHead)
+        return LoadedAdapter(loadedHead: loadedHead, adapterHeadLabels: weights.headLabelCount, headReinitialised: headDiffers)
     }
 }
