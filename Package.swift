@@ -64,7 +64,7 @@ let package = Package(
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Encoders", "GLUE", "Tensors", "SafeTensors", "TestSupport"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling"]),
         .testTarget(name: "StudyTests", dependencies: ["Study", "Profiling"]),
-        .testTarget(name: "ServingTests", dependencies: ["Serving", "Encoders", "Tensors", "Tokenizers", "TestSupport"]),
+        .testTarget(name: "ServingTests", dependencies: ["Serving", "Encoders", "Tensors", "Tokenizers", "SafeTensors", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "Study"]),
     ],
     swiftLanguageModes: [.v6]

@@ -52,7 +52,17 @@ public final class BatchScheduler: @unchecked Sendable {
         var tokens: Int { job.encodings[index].count }
     }
 
+    /// What the workers have run so far.
+    public struct Statistics: Sendable, Equatable {
+        public var batches = 0
+        public var inputs = 0
+        /// Batches that held inputs of more than one adapter.
+        public var mixedBatches = 0
+        public var largestBatchTokens = 0
+    }
+
     public let limits: Limits
+    private var counts = Statistics()
     private let models: [EncoderModel]
     private let condition = NSCondition()
     private var queue: [Item] = []
@@ -87,6 +97,12 @@ public final class BatchScheduler: @unchecked Sendable {
             workers.append(thread)
             thread.start()
         }
+    }
+
+    public var statistics: Statistics {
+        condition.lock()
+        defer { condition.unlock() }
+        return counts
     }
 
     /// Inputs waiting for a batch.
@@ -198,6 +214,10 @@ public final class BatchScheduler: @unchecked Sendable {
         var done: [Job] = []
         var failed: [(Job, any Error)] = []
         condition.lock()
+        counts.batches += 1
+        counts.inputs += grouped.count
+        if order.count > 1 { counts.mixedBatches += 1 }
+        counts.largestBatchTokens = max(counts.largestBatchTokens, batch.tokenCount)
         switch result {
         case let .success(logits):
             for (item, row) in zip(grouped, logits) where !item.job.finished {

@@ -57,6 +57,7 @@ public struct ClassifyRequest: Sendable, Equatable {
 public struct LoadAdapterRequest: Sendable, Equatable {
     public var name: String
     public var path: String
+    public init(name: String, path: String) { self.name = name; self.path = path }
 
     /// - Throws: `ServingError` 400 naming the field at fault (a bad name included).
     public static func parse(_ body: Data) throws -> LoadAdapterRequest {

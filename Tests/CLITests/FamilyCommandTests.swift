@@ -19,7 +19,7 @@ final class FamilyCommandTests: XCTestCase {
         ("tiny-roberta", robertaIds), ("tiny-xlm-roberta", robertaIds), ("tiny-camembert", robertaIds),
         ("tiny-modernbert", ["[UNK]": 0, "[CLS]": 1, "[SEP]": 2, "[PAD]": 3, "[MASK]": 4]),
     ]
-    static let bertIds = ["[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4]
+    static let bertIds = TinyModels.bertSpecials
     static let robertaIds = ["[CLS]": 0, "[PAD]": 1, "[SEP]": 2, "[UNK]": 3, "[MASK]": 4]
 
     func run(_ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> LoraProcess.Run {
@@ -28,26 +28,9 @@ final class FamilyCommandTests: XCTestCase {
         return r
     }
 
-    /// A copy of the fixture with a WordPiece vocabulary of its size (the specials at the ids its
-    /// config uses, then made-up words), so that the commands that read text run on it.
-    func modelWithVocabulary(_ fixture: String, specials: [String: Int]) throws -> (dir: URL, words: [String]) {
-        let source = TestPaths.fixture("encoders/\(fixture)")
-        let dir = scratch.appendingPathComponent(fixture)
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        for name in ["config.json", "model.safetensors"] {
-            try FileManager.default.copyItem(at: source.appendingPathComponent(name), to: dir.appendingPathComponent(name))
-        }
-        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("config.json"))) as! [String: Any]
-        let size = (config["vocab_size"] as! NSNumber).intValue
-        var lines = (0..<size).map { "w\($0)" }
-        for (token, id) in specials { lines[id] = token }
-        try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
-        return (dir, lines.filter { $0.hasPrefix("w") })
-    }
-
     func testEveryFamilyTrainsPredictsAndBenchmarks() throws {
         for (fixture, specials) in Self.families {
-            let (model, words) = try modelWithVocabulary(fixture, specials: specials)
+            let (model, words) = try TinyModels.withVocabulary(fixture, specials: specials, in: scratch)
             // A two-label task whose label is visible in the text.
             var rows = ["text,label"]
             for i in 0..<24 {

@@ -58,6 +58,30 @@ public enum TestPaths {
     }
 }
 
+/// The tiny checkpoints of `Tests/Fixtures/encoders` made usable by commands that read text.
+public enum TinyModels {
+    /// Special tokens at the ids the BERT-style tiny configs use.
+    public static let bertSpecials = ["[PAD]": 0, "[UNK]": 1, "[CLS]": 2, "[SEP]": 3, "[MASK]": 4]
+
+    /// A copy of `fixture` in `directory/fixture` with a WordPiece `vocab.txt` of its size (the
+    /// specials at the ids its config uses, then made-up words `w5`, `w6`, …); returns the
+    /// directory and the made-up words.
+    public static func withVocabulary(_ fixture: String, specials: [String: Int] = bertSpecials, in directory: URL) throws -> (dir: URL, words: [String]) {
+        let source = TestPaths.fixture("encoders/\(fixture)")
+        let dir = directory.appendingPathComponent(fixture)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        for name in ["config.json", "model.safetensors"] {
+            try FileManager.default.copyItem(at: source.appendingPathComponent(name), to: dir.appendingPathComponent(name))
+        }
+        let config = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("config.json"))) as! [String: Any]
+        let size = (config["vocab_size"] as! NSNumber).intValue
+        var lines = (0..<size).map { "w\($0)" }
+        for (token, id) in specials { lines[id] = token }
+        try (lines.joined(separator: "\n") + "\n").write(to: dir.appendingPathComponent("vocab.txt"), atomically: true, encoding: .utf8)
+        return (dir, lines.filter { $0.hasPrefix("w") })
+    }
+}
+
 /// A test resource that is not on this machine.
 public struct ResourceMissing: Error, CustomStringConvertible {
     /// What is missing and how to get it.
