@@ -125,10 +125,27 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if let retry = error.retryAfter { headers[.retryAfter] = String(retry) }
             return ServeApplication.json(HTTPResponse.Status(code: error.status), body(error.message), headers: headers)
         } catch let error as any HTTPResponseError {
-            let message = error.status == .notFound ? "no route \(request.method) \(request.uri.path); see /openapi.json" : "\(error.status)"
+            let path = request.uri.path
+            if error.status == .notFound, let allowed = Self.methods(of: path) {
+                var headers = HTTPFields()
+                headers[.allow] = allowed.joined(separator: ", ")
+                return ServeApplication.json(.methodNotAllowed, body("\(request.method) is not allowed on \(path); allowed: \(allowed.joined(separator: ", "))"),
+                                             headers: headers)
+            }
+            let message = error.status == .notFound ? "no route \(request.method) \(path); see /openapi.json" : "\(error.status)"
             return ServeApplication.json(error.status, body(message))
         } catch {
             return ServeApplication.json(.internalServerError, body("internal error: \(error)"))
+        }
+    }
+
+    /// The methods the API has on `path` (nil for a path it does not have), for 405 answers.
+    static func methods(of path: String) -> [String]? {
+        switch path {
+        case "/v1/classify": ["POST"]
+        case "/v1/adapters": ["GET", "POST"]
+        case "/health", "/metrics", "/openapi.json": ["GET"]
+        default: path.hasPrefix("/v1/adapters/") && path.count > "/v1/adapters/".count && !path.dropFirst(13).contains("/") ? ["DELETE"] : nil
         }
     }
 

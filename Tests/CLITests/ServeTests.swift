@@ -200,6 +200,9 @@ final class ServeTests: XCTestCase, @unchecked Sendable {
             if status == 503 { XCTAssertEqual(answer.headers["retry-after"], "1") }
         }
         XCTAssertEqual(try server.request("GET", "/v2/nothing").status, 404)
+        let wrongMethod = try server.request("PUT", "/health")
+        XCTAssertEqual(wrongMethod.status, 405, wrongMethod.text)
+        XCTAssertEqual(wrongMethod.headers["allow"], "GET")
 
         // Longer than --max-length: truncated as lora predict truncates, and said.
         let long = text(3, length: 40)
