@@ -15,6 +15,10 @@
 #   --requests N      counted requests per run (default 2000)
 #   --clients N       concurrent clients, and PEFT's batch size (default 16)
 #   --inputs N        inputs per request (default 1)
+#   --openblas-core C run our side with OPENBLAS_CORETYPE=C (default: the environment's). PyTorch
+#                     picks its own kernels from the processor (it reports "CPU capability usage:
+#                     AVX512" on an AVX-512 machine); on a machine whose environment pins OpenBLAS
+#                     to Haswell, SKYLAKEX runs both sides on AVX-512.
 #
 # The 8 adapters are `lora train --method lora` runs on small slices of SST-2, MRPC, CoLA, RTE
 # and WNLI (all two-class, so PEFT can stack their logits), made once under OUT/adapters.
@@ -26,12 +30,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 LORA=.build/release/lora MODEL=models/all-MiniLM-L6-v2 DATA=../shared/glue PY=../refenv/bin/python OUT=out/serve-bench
-ROUNDS=3 REQUESTS=2000 CLIENTS=16 INPUTS=1
+ROUNDS=3 REQUESTS=2000 CLIENTS=16 INPUTS=1 CORE=
 while [ $# -gt 0 ]; do
   case "$1" in
     --lora) LORA=$2; shift 2;; --model) MODEL=$2; shift 2;; --data) DATA=$2; shift 2;;
     --python) PY=$2; shift 2;; --out) OUT=$2; shift 2;; --rounds) ROUNDS=$2; shift 2;;
     --requests) REQUESTS=$2; shift 2;; --clients) CLIENTS=$2; shift 2;; --inputs) INPUTS=$2; shift 2;;
+    --openblas-core) CORE=$2; shift 2;;
     *) echo "serve_side_by_side: unknown option $1" >&2; exit 2;;
   esac
 done
@@ -54,6 +59,8 @@ done
 ADAPTERS=$(IFS=,; echo "${NAMES[*]}")
 SENTENCES="$DATA/SST-2/dev.tsv"
 
+[ -n "$CORE" ] && export OPENBLAS_CORETYPE=$CORE
+echo "our side: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}" >&2
 start_server() {  # sets $url and $pid
   "$LORA" serve --model "$MODEL" "${SERVE_ARGS[@]}" --port 0 > "$OUT/serve.out" 2> "$OUT/serve.err" &
   pid=$!
