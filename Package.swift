@@ -23,7 +23,8 @@ let package = Package(
     targets: [
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "InputValidation"),
-        .target(name: "Tensors", dependencies: ["CBLAS"], swiftSettings: vectorFlags),
+        .target(name: "Int8Kernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "Tensors", dependencies: ["CBLAS", "Int8Kernels"], swiftSettings: vectorFlags),
         .target(name: "SafeTensors", dependencies: ["InputValidation"]),
         .target(name: "JSONText"),
         .target(name: "Tokenizers", dependencies: ["JSONText"]),

@@ -98,6 +98,7 @@ extension EncoderModel {
         guard !usesInferenceLayout else {
             throw EncoderError.invalidInput("training needs the checkpoint weight layout; this model was switched to the inference layout")
         }
+        guard !isQuantized else { throw EncoderError.invalidInput("training needs fp32 weights; this model's Linears were quantised to int8") }
         let state = try forward(batch, training: training, backward: true, firstTokensOnly: firstTokenLastLayer, rng: &rng)
         let dLogits = arena.allocate(b * k, zeroed: true)
         let loss: Float
@@ -120,9 +121,15 @@ extension EncoderModel {
     func linearForward(_ lin: LinearLayer, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, rows: Int,
                        firstRowsOf sequences: PackedSequences? = nil,
                        saved: inout AdapterSaved, training: Bool, rng: inout RandomGenerator) {
-        Linear.forward(out: out, input: input, weight: lin.weight.pointer, bias: lin.bias?.pointer,
-                       rows: rows, inFeatures: lin.inFeatures, outFeatures: lin.outFeatures,
-                       weightTransposed: lin.weight.isTransposed)
+        if let quantized = lin.quantized {
+            let scratch = arena.allocateBytes(Int8Linear.scratchBytes(rows: rows, weight: quantized))
+            Int8Linear.forward(out: out, input: input, weight: quantized, bias: lin.bias?.pointer, rows: rows,
+                               scratch: UnsafeMutableRawPointer(scratch))
+        } else {
+            Linear.forward(out: out, input: input, weight: lin.weight.pointer, bias: lin.bias?.pointer,
+                           rows: rows, inFeatures: lin.inFeatures, outFeatures: lin.outFeatures,
+                           weightTransposed: lin.weight.isTransposed)
+        }
         if let mixedRows { addMixedDeltas(mixedRows, lin, out: out, input: input, rows: rows) }
         guard let ad = lin.adapter, !ad.isMerged else { return }
         let inF = lin.inFeatures, outF = lin.outFeatures, r = ad.rank

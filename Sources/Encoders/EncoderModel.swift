@@ -7,6 +7,9 @@ struct LinearLayer {
     let weight: Parameter
     let bias: Parameter?
     var adapter: LoRAAdapter?
+    /// The weight quantised to int8 (`EncoderModel.quantizeLinears`): the forward pass then
+    /// runs the int8 product instead of the fp32 one.
+    var quantized: QuantizedWeight? = nil
     var inFeatures: Int { weight.shape[1] }
     var outFeatures: Int { weight.shape[0] }
 
@@ -159,7 +162,7 @@ public final class EncoderModel: @unchecked Sendable {
     /// The LayerNorm after the last layer (ModernBERT's `final_norm`), `(C)`.
     let finalNorm: NormLayer?
     /// `(C, E)` after the embeddings' LayerNorm and dropout when `E ≠ C` (ELECTRA).
-    let embeddingProjection: LinearLayer?
+    private(set) var embeddingProjection: LinearLayer?
     /// Every LayerNorm's weight and bias (set to 1 and 0 by `initialiseRandomly`).
     let normParameters: Set<ObjectIdentifier>
     var layers: [EncoderLayer]
@@ -433,6 +436,34 @@ public final class EncoderModel: @unchecked Sendable {
         for layer in layers { for lin in layer.linears { lin.weight.transposeStorage() } }
         embeddingProjection?.weight.transposeStorage()
         usesInferenceLayout = true
+    }
+
+    /// Whether the encoder's Linears run in int8 (`quantizeLinears`).
+    public var isQuantized: Bool { layers.first?.linears.first?.quantized != nil }
+
+    /// Quantises every encoder Linear's weight to int8 per output channel
+    /// (`QuantizedWeight`); from then on the forward pass quantises each Linear's input per
+    /// row at run time and multiplies in int32, as ONNX Runtime's `quantize_dynamic`.
+    /// Embeddings, LayerNorms, attention, activations and the head stay fp32. One-way, for
+    /// processes that only infer; merge adapters first (an unmerged adapter would add its
+    /// update in fp32 on top).
+    ///
+    /// - Parameter stored: int8 values and scales by weight name (a quantised checkpoint,
+    ///   `lora quantize`), used instead of quantising those weights again.
+    public func quantizeLinears(stored: [String: QuantizedWeight] = [:]) {
+        guard !isQuantized else { return }
+        precondition(!usesInferenceLayout, "quantizeLinears: quantise before useInferenceLayout()")
+        func quantize(_ lin: inout LinearLayer) {
+            lin.quantized = stored[lin.weight.name]
+                ?? QuantizedWeight(quantizing: lin.weight.pointer, rows: lin.outFeatures, cols: lin.inFeatures)
+        }
+        for l in layers.indices {
+            for slot in layers[l].slots.indices where layers[l].slots[slot] != nil { quantize(&layers[l].slots[slot]!) }
+        }
+        if var projection = embeddingProjection {
+            quantize(&projection)
+            embeddingProjection = projection
+        }
     }
 
     /// Folds every adapter into its base weight (inference then costs nothing extra).

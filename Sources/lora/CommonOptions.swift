@@ -109,6 +109,13 @@ enum CLI {
         return model
     }
 
+    /// Merges the adapters (unless `merge` is false) and sets the model up to infer: the
+    /// transposed fp32 layout, or int8 Linears with `int8`.
+    static func prepareForInference(_ m: EncoderModel, int8: Bool, merge: Bool = true) {
+        if merge { m.mergeAdapters() }
+        if int8 { m.quantizeLinears() } else { m.useInferenceLayout() }
+    }
+
     /// The tokenizer stored with a model (tokenizer.json, vocab.txt, or vocab.json + merges.txt).
     static func tokenizer(_ directory: String) throws -> Tokenizer {
         try loadTokenizer(directory: URL(fileURLWithPath: directory))

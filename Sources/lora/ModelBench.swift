@@ -194,11 +194,13 @@ struct InferBench: ParsableCommand {
     @Flag(help: "Keep the adapter unmerged (to measure the unmerged cost).")
     var unmerged = false
 
+    @Flag(help: "Run the encoder's Linears in int8: weights per output channel, activations per row at run time, int32 products (as ONNX Runtime's quantize_dynamic). Embeddings, LayerNorms, attention and the head stay fp32.")
+    var int8 = false
+
     func run() throws {
         Threads.configure(workload.threads)
         let m = try CLI.loadModel(workload.model, task: workload.task.map { try CLI.task($0) } ?? nil, adapter: adapter)
-        if !unmerged { m.mergeAdapters() }
-        m.useInferenceLayout()
+        CLI.prepareForInference(m, int8: int8, merge: !unmerged)
         let (batches, _) = try workload.batches(model: m, count: 1, split: .dev)
         var times: [Double] = [], gemm: [Double] = []
         let tokens = batches.reduce(0) { $0 + $1.0.tokenCount }

@@ -84,6 +84,9 @@ struct PredictCommand: ParsableCommand {
     @Flag(help: "Input lines are token ids, not text.")
     var ids = false
 
+    @Flag(help: "Run the encoder's Linears in int8: weights per output channel, activations per row at run time, int32 products (as ONNX Runtime's quantize_dynamic). Embeddings, LayerNorms, attention and the head stay fp32.")
+    var int8 = false
+
     @Option(help: "A CSV, TSV or JSON Lines file to predict (default: lines of stdin).")
     var file: String?
 
@@ -129,8 +132,7 @@ struct PredictCommand: ParsableCommand {
             CLI.note("warning: \(adapter ?? model) has no trained classification head (initialised at random: "
                 + "\(m.newlyInitialised.joined(separator: ", "))); its predictions mean nothing, and each output line says \"random_head\": true")
         }
-        m.mergeAdapters()
-        m.useInferenceLayout()
+        CLI.prepareForInference(m, int8: int8)
         if let file {
             let tokenizer = try CLI.tokenizer(model)
             let rows = try UserData.readUnlabelled(try dataFile.open(file), columns: dataFile.columns(id: idColumn),
@@ -230,6 +232,9 @@ struct EvalCommand: ParsableCommand {
     @Flag(help: "Evaluate even when the model has no trained head for the task (its scores are those of a random head).")
     var allowRandomHead = false
 
+    @Flag(help: "Run the encoder's Linears in int8: weights per output channel, activations per row at run time, int32 products (as ONNX Runtime's quantize_dynamic). Embeddings, LayerNorms, attention and the head stay fp32.")
+    var int8 = false
+
     func validate() throws {
         try CLI.usage {
             let rules = ValueRules(source: nil)
@@ -251,8 +256,7 @@ struct EvalCommand: ParsableCommand {
         let t = try CLI.task(task ?? "")
         let m = try CLI.loadModel(model, task: t, adapter: adapter)
         let maxLength = try checkLengthAndHead(m, headFor: t.name)
-        m.mergeAdapters()
-        m.useInferenceLayout()
+        CLI.prepareForInference(m, int8: int8)
         let data = try TaskData.load(task: t, dataDirectory: URL(fileURLWithPath: self.data ?? ""), tokenizer: CLI.tokenizer(model),
                                      maxLength: maxLength, maxDevExamples: maxExamples, splits: [.dev])
         let report = try Evaluation.evaluate(model: m, task: t, examples: data.dev)
@@ -265,8 +269,7 @@ struct EvalCommand: ParsableCommand {
         let maxLength = try checkLengthAndHead(m, headFor: nil)
         let scheme = GLUETask.scheme(labelNames: m.config.labelNames, labelCount: m.config.labelCount)
         let t = try CLI.usageValue { try GLUETask.user(name: GLUETask.userTaskName(path: path), scheme: scheme, primary: metric) }
-        m.mergeAdapters()
-        m.useInferenceLayout()
+        CLI.prepareForInference(m, int8: int8)
         let read = try UserData.readLabelled(try dataFile.open(path), columns: dataFile.columns(), scheme: scheme, tokenizer: CLI.tokenizer(model),
                                              maxLength: maxLength, limit: maxExamples, indexFallback: true)
         CLI.note("\(path): \(read.columns)")

@@ -1,0 +1,65 @@
+// The int8 kernels against plain integer loops (exact), and the quantised Linear against its definition.
+import Foundation
+import Tensors
+import XCTest
+
+final class Int8LinearTests: XCTestCase {
+    func randomInt8(_ count: Int, rng: inout RandomGenerator) -> [Int8] {
+        (0..<count).map { _ in Int8(Int(rng.next() % 255) - 127) }
+    }
+
+    func testInt8ProductsAreExact() {
+        var rng = RandomGenerator(seed: 5)
+        // Odd sizes, a K past one block, and the extremes ±127 everywhere.
+        for (m, n, k) in [(1, 1, 1), (3, 5, 7), (17, 33, 65), (8, 384, 384), (25, 64, 1536)] {
+            let x = randomInt8(m * k, rng: &rng), w = randomInt8(n * k, rng: &rng)
+            var want = [Int32](repeating: 0, count: m * n)
+            for i in 0..<m { for j in 0..<n { want[i * n + j] = (0..<k).reduce(Int32(0)) { $0 + Int32(x[i * k + $1]) * Int32(w[j * k + $1]) } } }
+            var got = [Int32](repeating: -1, count: m * n)
+            Int8Gemm.multiply(m: m, n: n, k: k, x: x, w: w, out: &got)
+            XCTAssertEqual(got, want, "\(m)x\(n)x\(k)")
+            let extremes = [Int8](repeating: -127, count: m * k), top = [Int8](repeating: 127, count: n * k)
+            Int8Gemm.multiply(m: m, n: n, k: k, x: extremes, w: top, out: &got)
+            XCTAssertEqual(got, [Int32](repeating: Int32(-127 * 127 * k), count: m * n), "\(m)x\(n)x\(k) at ±127")
+        }
+    }
+
+    func testRowQuantisation() {
+        let x: [Float] = [0.5, -2.54, 1.27, 0, 2.54]
+        var q = [Int8](repeating: 0, count: x.count)
+        let s = Int8Quantization.quantizeRow(x, count: x.count, into: &q)
+        XCTAssertEqual(s, 2.54 / 127, accuracy: 1e-9)
+        XCTAssertEqual(q, [25, -127, 64, 0, 127])   // 0.5/0.02 = 25; 1.27/0.02 = 63.5 rounds away from zero
+        var zeros = [Int8](repeating: 9, count: 3)
+        XCTAssertEqual(Int8Quantization.quantizeRow([0, 0, 0], count: 3, into: &zeros), 1)
+        XCTAssertEqual(zeros, [0, 0, 0])
+    }
+
+    func testQuantisedLinearIsItsDefinitionAndCloseToFP32() {
+        var rng = RandomGenerator(seed: 9)
+        let rows = 6, k = 96, n = 40
+        var w = [Float](repeating: 0, count: n * k), x = [Float](repeating: 0, count: rows * k), b = [Float](repeating: 0, count: n)
+        rng.fillNormal(&w, count: w.count, std: 0.05)
+        rng.fillNormal(&x, count: x.count, std: 1)
+        rng.fillNormal(&b, count: n, std: 0.1)
+        let weight = QuantizedWeight(quantizing: w, rows: n, cols: k)
+        var out = [Float](repeating: 0, count: rows * n)
+        let scratch = UnsafeMutableRawPointer.allocate(byteCount: Int8Linear.scratchBytes(rows: rows, weight: weight), alignment: 64)
+        defer { scratch.deallocate() }
+        Int8Linear.forward(out: &out, input: x, weight: weight, bias: b, rows: rows, scratch: scratch)
+        // The definition: acc · s_row · s_col + bias over the quantised values.
+        var qx = [Int8](repeating: 0, count: rows * k), fp32 = [Float](repeating: 0, count: rows * n)
+        for t in 0..<rows {
+            let st = x.withUnsafeBufferPointer { Int8Quantization.quantizeRow($0.baseAddress! + t * k, count: k, into: &qx[t * k]) }
+            for o in 0..<n {
+                var acc: Int32 = 0
+                for i in 0..<k { acc += Int32(qx[t * k + i]) * Int32(weight.values[o * k + i]) }
+                XCTAssertEqual(out[t * n + o], Float(acc) * (st * weight.scales[o]) + b[o], "row \(t) column \(o)")
+                fp32[t * n + o] = (0..<k).reduce(b[o]) { $0 + x[t * k + $1] * w[o * k + $1] }
+            }
+        }
+        // Against fp32: each product carries at most half a step of error per operand.
+        let worst = zip(out, fp32).map { abs($0 - $1) }.max()!, range = fp32.map(abs).max()!
+        XCTAssertLessThan(worst, 0.02 * range, "int8 against fp32: \(worst) of a range of \(range)")
+    }
+}
