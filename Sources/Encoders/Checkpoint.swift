@@ -63,6 +63,8 @@ extension EncoderModel {
         try config.validate(against: file, configPath: directory.appendingPathComponent("config.json").relativePath,
                             checkpointPath: weightsURL.relativePath)
         let model = EncoderModel(config: config)
+        let quantizedFile = try QuantizedCheckpoint.isQuantized(config, path: directory.appendingPathComponent("config.json").relativePath)
+        var stored: [String: QuantizedWeight] = [:]
         let head = Set(model.headParameterNames)
         // A base-model checkpoint may lack the head's first Linear even where it is pretrained (a pooler).
         let optional = Set([config.family.head.dense, config.family.head.norm].compactMap { $0 }.flatMap { [$0 + ".weight", $0 + ".bias"] })
@@ -84,8 +86,23 @@ extension EncoderModel {
             guard info.shape == p.shape else {
                 throw EncoderError.shapeMismatch(file: weightsURL.path, tensor: name, expected: p.shape, actual: info.shape)
             }
+            if info.dtype == .i8, quantizedFile, p.shape.count == 2 {
+                // The fp32 parameter holds the dequantised weight (for anything that reads it).
+                let q = try QuantizedCheckpoint.read(file, name: name, shape: p.shape, path: weightsURL.relativePath)
+                q.dequantize(into: p.value.pointer)
+                stored[p.name] = q
+                continue
+            }
             try file.readFloats(name, into: p.value.pointer, count: p.count)
             try FiniteCheck.require(p.value.pointer, count: p.count, tensor: name, file: weightsURL.relativePath)
+        }
+        if quantizedFile {
+            let linears = model.layers.flatMap(\.linears) + (model.embeddingProjection.map { [$0] } ?? [])
+            if let plain = linears.first(where: { stored[$0.weight.name] == nil }) {
+                throw EncoderError.invalidInput("\(weightsURL.relativePath): an int8 model (quantization_config) stores '\(plain.weight.name)' as "
+                    + "\((try? file.info(plain.weight.name).dtype.rawValue) ?? "nothing"); every encoder Linear must be I8 with its _scale")
+            }
+            model.quantizeLinears(stored: stored)
         }
         var rng = RandomGenerator(seed: seed)
         model.initialiseHead(names: missingHead, rng: &rng)

@@ -6,7 +6,7 @@ import Glibc
 
 /// Element types of a safetensors file that swift-lora reads.
 public enum SafeTensorsDType: String, Sendable, CaseIterable {
-    case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64", i64 = "I64", i32 = "I32", u8 = "U8"
+    case f32 = "F32", f16 = "F16", bf16 = "BF16", f64 = "F64", i64 = "I64", i32 = "I32", u8 = "U8", i8 = "I8"
 
     /// Bytes per element.
     public var byteSize: Int {
@@ -14,7 +14,7 @@ public enum SafeTensorsDType: String, Sendable, CaseIterable {
         case .f32, .i32: 4
         case .f16, .bf16: 2
         case .f64, .i64: 8
-        case .u8: 1
+        case .u8, .i8: 1
         }
     }
 }
@@ -288,6 +288,14 @@ public final class SafeTensorsFile: @unchecked Sendable {
         return out
     }
 
+    /// An I8 tensor's values.
+    public func int8s(_ name: String) throws -> [Int8] {
+        let t = try info(name)
+        guard t.dtype == .i8 else { throw SafeTensorsError.wrongDType(file: path, tensor: name, dtype: t.dtype.rawValue, wanted: "I8") }
+        let src = base + dataStart + t.dataRange.lowerBound
+        return (0..<t.elementCount).map { src.load(fromByteOffset: $0, as: Int8.self) }
+    }
+
     /// An integer tensor (I64, I32, U8) as `[Int]`.
     public func integers(_ name: String) throws -> [Int] {
         let t = try info(name)
@@ -359,6 +367,11 @@ public struct SafeTensorRecord: Sendable {
     public init(name: String, shape: [Int], pointer: UnsafePointer<Float>) {
         self.init(name: name, dtype: .f32, shape: shape,
                   bytes: Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: pointer), count: shape.reduce(1, *) * 4, deallocator: .none))
+    }
+
+    /// An I8 record from `pointer`'s memory, copied.
+    public init(name: String, shape: [Int], int8s pointer: UnsafePointer<Int8>) {
+        self.init(name: name, dtype: .i8, shape: shape, bytes: Data(bytes: pointer, count: shape.reduce(1, *)))
     }
 
     /// An I64 record.

@@ -113,7 +113,8 @@ enum CLI {
     /// transposed fp32 layout, or int8 Linears with `int8`.
     static func prepareForInference(_ m: EncoderModel, int8: Bool, merge: Bool = true) {
         if merge { m.mergeAdapters() }
-        if int8 { m.quantizeLinears() } else { m.useInferenceLayout() }
+        // A model loaded from `lora quantize`'s output is int8 already.
+        if int8 || m.isQuantized { m.quantizeLinears() } else { m.useInferenceLayout() }
     }
 
     /// The tokenizer stored with a model (tokenizer.json, vocab.txt, or vocab.json + merges.txt).

@@ -10,7 +10,7 @@ struct Lora: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lora",
         abstract: "LoRA and full fine-tuning of BERT/RoBERTa encoders on GLUE, and the LoRA paper's study.",
-        subcommands: [TrainCommand.self, StudyRunCommand.self, StudyLatencyCommand.self, EvalCommand.self, PredictCommand.self, ParamsCommand.self, MergeCommand.self, ServeCommand.self, TokenizeCommand.self, BenchCommand.self, ReproduceCommand.self]
+        subcommands: [TrainCommand.self, StudyRunCommand.self, StudyLatencyCommand.self, EvalCommand.self, PredictCommand.self, ParamsCommand.self, MergeCommand.self, QuantizeCommand.self, ServeCommand.self, TokenizeCommand.self, BenchCommand.self, ReproduceCommand.self]
     )
 
     static func main() {

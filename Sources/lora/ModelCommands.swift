@@ -337,3 +337,41 @@ struct MergeCommand: ParsableCommand {
         CLI.note("merged \(m.adapters.count) adapters into \(out)")
     }
 }
+
+/// `lora quantize`: writes the int8 model (`QuantizedCheckpoint`), so loading does not quantise again.
+struct QuantizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "quantize",
+        abstract: "Quantise a model's encoder Linears to int8 (per output channel) and write the int8 model directory.",
+        discussion: "With --adapter, the adapter is merged first. predict, eval, bench infer and serve load the result as an int8 model; its format is described in the README (safetensors I8 weights with F32 <name>_scale tensors).")
+
+    @Option(help: "Model directory (fp32).")
+    var model: String
+
+    @Option(help: "A PEFT LoRA adapter to merge before quantising.")
+    var adapter: String?
+
+    @Option(help: "Output model directory.")
+    var out: String
+
+    @Flag(help: "Write into --out even if it already holds files.")
+    var force = false
+
+    func validate() throws {
+        try CLI.checkOutputDirectory(out, inputs: [model] + (adapter.map { [$0] } ?? []), force: force)
+    }
+
+    func run() throws {
+        let m = try CLI.loadModel(model, task: nil, adapter: adapter)
+        guard !m.isQuantized else { throw ValidationError("\(model) is already an int8 model") }
+        if !m.newlyInitialised.isEmpty {
+            CLI.note("warning: \(adapter ?? model) has no classification head; the int8 model's head is random (\(m.newlyInitialised.joined(separator: ", ")))")
+        }
+        m.mergeAdapters()
+        m.quantizeLinears()
+        let outURL = URL(fileURLWithPath: out)
+        try m.saveQuantizedModel(to: outURL)
+        try EncoderModel.copyTokenizerFiles(from: URL(fileURLWithPath: model), to: outURL)
+        CLI.note("quantised the encoder Linears of \(model) to int8 into \(out)")
+    }
+}
