@@ -12,12 +12,25 @@ public final class QuantizedWeight: @unchecked Sendable {
     public let values: UnsafeMutablePointer<Int8>
     /// `(rows)` scales.
     public let scales: UnsafeMutablePointer<Float>
+    /// The values packed for the processor's int8 kernel (`lora_int8_pack`), made on first use.
+    private var packedWeight: UnsafeMutablePointer<lora_int8_weight>?
+    private let packLock = NSLock()
 
     private init(rows: Int, cols: Int) {
         self.rows = rows
         self.cols = cols
         values = .allocate(capacity: rows * cols)
         scales = .allocate(capacity: rows)
+    }
+
+    /// The packed weight for `lora_int8_gemm_packed` (packed once, thread-safe).
+    var packed: UnsafeMutablePointer<lora_int8_weight> {
+        packLock.lock()
+        defer { packLock.unlock() }
+        if let packedWeight { return packedWeight }
+        let p = lora_int8_pack(Int32(rows), Int32(cols), values, -1)!
+        packedWeight = p
+        return p
     }
 
     /// Quantises `weight` `(rows, cols)`.
@@ -37,6 +50,7 @@ public final class QuantizedWeight: @unchecked Sendable {
     }
 
     deinit {
+        lora_int8_free(packedWeight)
         values.deallocate()
         scales.deallocate()
     }
@@ -52,14 +66,15 @@ public final class QuantizedWeight: @unchecked Sendable {
 
 /// Symmetric int8 quantisation of rows.
 public enum Int8Quantization {
-    /// Quantises `count` floats to `round(x / s)` in −127…127 with `s = max |x| / 127` (1 when
-    /// every value is 0) and returns `s`. Rounding is to nearest, ties away from zero.
+    /// Quantises `count` floats to `round(x · (1/s))` in −127…127 with `s = max |x| / 127` (1
+    /// when every value is 0) and returns `s`. Rounding is to nearest, ties to even (as
+    /// ONNX Runtime and the vector conversion of `lora_int8_quantize_rows_u8`).
     @inlinable public static func quantizeRow(_ x: UnsafePointer<Float>, count: Int, into q: UnsafeMutablePointer<Int8>) -> Float {
         var top: Float = 0
         for i in 0..<count { top = max(top, abs(x[i])) }
         let scale: Float = top > 0 ? top / 127 : 1
         let inverse = 1 / scale
-        for i in 0..<count { q[i] = Int8(max(-127, min(127, (x[i] * inverse).rounded()))) }
+        for i in 0..<count { q[i] = Int8(max(-127, min(127, (x[i] * inverse).rounded(.toNearestOrEven)))) }
         return scale
     }
 }
@@ -71,25 +86,29 @@ public enum Int8Linear {
     /// Scratch bytes `forward` needs for `rows` rows: the quantised input, its row scales and
     /// the int32 products.
     public static func scratchBytes(rows: Int, weight: QuantizedWeight) -> Int {
-        rows * weight.cols + 4 * rows + 4 * rows * weight.rows + 64
+        let kp = (weight.cols + 3) & ~3
+        return ((rows * kp + 63) & ~63) + ((4 * rows + 63) & ~63) + 4 * rows * weight.rows + 64
     }
 
+    /// `scratch` must hold `scratchBytes` and be 64-byte aligned (an arena allocation is).
     public static func forward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: QuantizedWeight,
                                bias: UnsafePointer<Float>?, rows: Int, scratch: UnsafeMutableRawPointer) {
-        let k = weight.cols, n = weight.rows
-        let q = scratch.bindMemory(to: Int8.self, capacity: rows * k)
-        let rowScalesRaw = scratch + ((rows * k + 15) & ~15)
+        let k = weight.cols, n = weight.rows, kp = (k + 3) & ~3
+        let q = scratch.bindMemory(to: UInt8.self, capacity: rows * kp)
+        let rowScalesRaw = scratch + ((rows * kp + 63) & ~63)
         let rowScales = rowScalesRaw.bindMemory(to: Float.self, capacity: rows)
-        let products = (rowScalesRaw + 4 * ((rows + 3) & ~3)).bindMemory(to: Int32.self, capacity: rows * n)
-        for t in 0..<rows { rowScales[t] = Int8Quantization.quantizeRow(input + t * k, count: k, into: q + t * k) }
-        Int8Gemm.multiply(m: rows, n: n, k: k, x: q, w: weight.values, out: products)
-        let ws = weight.scales
-        for t in 0..<rows {
-            let s = rowScales[t], o = out + t * n, acc = products + t * n
-            if let bias {
-                for j in 0..<n { o[j] = Float(acc[j]) * (s * ws[j]) + bias[j] }
-            } else {
-                for j in 0..<n { o[j] = Float(acc[j]) * (s * ws[j]) }
+        let products = (rowScalesRaw + ((4 * rows + 63) & ~63)).bindMemory(to: Int32.self, capacity: rows * n)
+        lora_int8_quantize_rows_u8(Int32(rows), Int32(k), Int32(kp), input, q, rowScales)
+        Int8Gemm.multiplyPacked(m: rows, xu8: q, weight: weight.packed, out: products)
+        nonisolated(unsafe) let (o0, p0, rs, ws, bias) = (out, products, rowScales, weight.scales, bias)
+        Threads.parallelFor(rows, minimumChunk: 16) { start, end in
+            for t in start..<end {
+                let s = rs[t], o = o0 + t * n, acc = p0 + t * n
+                if let bias {
+                    for j in 0..<n { o[j] = Float(acc[j]) * (s * ws[j]) + bias[j] }
+                } else {
+                    for j in 0..<n { o[j] = Float(acc[j]) * (s * ws[j]) }
+                }
             }
         }
     }
@@ -97,8 +116,29 @@ public enum Int8Linear {
 
 /// int32 products of int8 matrices: `out (M, N) = x (M, K) · wᵀ` with `w` `(N, K)`.
 public enum Int8Gemm {
-    public static func multiply(m: Int, n: Int, k: Int, x: UnsafePointer<Int8>, w: UnsafePointer<Int8>, out: UnsafeMutablePointer<Int32>) {
-        lora_int8_gemm_reference(Int32(m), Int32(n), Int32(k), x, w, out)
+    /// The processor's kernel: 2 AVX512-VNNI, 1 AVX-VNNI, 0 the plain loop (`lora_int8_isa`).
+    public static var kernel: Int { Int(lora_int8_isa()) }
+
+    /// Products of the quantised rows `xu8` (`(m, kp)`, `s8 + 128`) and a packed weight, the
+    /// column panels split between `Threads.count` threads.
+    static func multiplyPacked(m: Int, xu8: UnsafePointer<UInt8>, weight: UnsafeMutablePointer<lora_int8_weight>, out: UnsafeMutablePointer<Int32>) {
+        nonisolated(unsafe) let (x, w, o) = (xu8, UnsafePointer(weight), out)
+        let n = Int32(weight.pointee.n)
+        Threads.parallelFor(Int(weight.pointee.panels), minimumChunk: 1) { start, end in
+            lora_int8_gemm_packed(Int32(m), x, w, o, n, Int32(start), Int32(end))
+        }
+    }
+
+    /// `out = x · wᵀ` through the kernel of `isa` (nil: the processor's best), packing `w` for
+    /// this call (the tests' entry; layers keep their weights packed).
+    public static func multiply(m: Int, n: Int, k: Int, x: UnsafePointer<Int8>, w: UnsafePointer<Int8>, out: UnsafeMutablePointer<Int32>,
+                                isa: Int? = nil) {
+        let packed = lora_int8_pack(Int32(n), Int32(k), w, Int32(isa ?? -1))!
+        defer { lora_int8_free(packed) }
+        let kp = Int(packed.pointee.kp)
+        var u8 = [UInt8](repeating: 128, count: m * kp)
+        for i in 0..<m { for j in 0..<k { u8[i * kp + j] = UInt8(Int(x[i * k + j]) + 128) } }
+        u8.withUnsafeBufferPointer { multiplyPacked(m: m, xu8: $0.baseAddress!, weight: packed, out: out) }
     }
 
     /// The plain triple loop (the reference of the tests).

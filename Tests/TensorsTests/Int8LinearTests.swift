@@ -10,17 +10,24 @@ final class Int8LinearTests: XCTestCase {
 
     func testInt8ProductsAreExact() {
         var rng = RandomGenerator(seed: 5)
-        // Odd sizes, a K past one block, and the extremes ±127 everywhere.
-        for (m, n, k) in [(1, 1, 1), (3, 5, 7), (17, 33, 65), (8, 384, 384), (25, 64, 1536)] {
+        print("int8 kernel of this processor: \(Int8Gemm.kernel) (2 AVX512-VNNI, 1 AVX-VNNI, 0 the plain loop)")
+        // Odd sizes (rows past a tile, columns past a panel, K not a multiple of 4), and MiniLM's shapes.
+        for (m, n, k) in [(1, 1, 1), (3, 5, 7), (9, 49, 13), (17, 33, 65), (8, 384, 384), (25, 64, 1536), (130, 97, 386)] {
             let x = randomInt8(m * k, rng: &rng), w = randomInt8(n * k, rng: &rng)
             var want = [Int32](repeating: 0, count: m * n)
             for i in 0..<m { for j in 0..<n { want[i * n + j] = (0..<k).reduce(Int32(0)) { $0 + Int32(x[i * k + $1]) * Int32(w[j * k + $1]) } } }
             var got = [Int32](repeating: -1, count: m * n)
-            Int8Gemm.multiply(m: m, n: n, k: k, x: x, w: w, out: &got)
-            XCTAssertEqual(got, want, "\(m)x\(n)x\(k)")
-            let extremes = [Int8](repeating: -127, count: m * k), top = [Int8](repeating: 127, count: n * k)
-            Int8Gemm.multiply(m: m, n: n, k: k, x: extremes, w: top, out: &got)
-            XCTAssertEqual(got, [Int32](repeating: Int32(-127 * 127 * k), count: m * n), "\(m)x\(n)x\(k) at ±127")
+            Int8Gemm.reference(m: m, n: n, k: k, x: x, w: w, out: &got)
+            XCTAssertEqual(got, want, "reference \(m)x\(n)x\(k)")
+            // Every kernel this processor has: the plain loop, AVX-VNNI, AVX512-VNNI.
+            for isa in 0...Int8Gemm.kernel {
+                got = [Int32](repeating: -1, count: m * n)
+                Int8Gemm.multiply(m: m, n: n, k: k, x: x, w: w, out: &got, isa: isa)
+                XCTAssertEqual(got, want, "kernel \(isa): \(m)x\(n)x\(k)")
+                let extremes = [Int8](repeating: -127, count: m * k), top = [Int8](repeating: 127, count: n * k)
+                Int8Gemm.multiply(m: m, n: n, k: k, x: extremes, w: top, out: &got, isa: isa)
+                XCTAssertEqual(got, [Int32](repeating: Int32(-127 * 127 * k), count: m * n), "kernel \(isa): \(m)x\(n)x\(k) at ±127")
+            }
         }
     }
 
@@ -29,7 +36,7 @@ final class Int8LinearTests: XCTestCase {
         var q = [Int8](repeating: 0, count: x.count)
         let s = Int8Quantization.quantizeRow(x, count: x.count, into: &q)
         XCTAssertEqual(s, 2.54 / 127, accuracy: 1e-9)
-        XCTAssertEqual(q, [25, -127, 64, 0, 127])   // 0.5/0.02 = 25; 1.27/0.02 = 63.5 rounds away from zero
+        XCTAssertEqual(q, [25, -127, 64, 0, 127])   // 0.5/0.02 = 25; 1.27/0.02 = 63.5 rounds to the even 64
         var zeros = [Int8](repeating: 9, count: 3)
         XCTAssertEqual(Int8Quantization.quantizeRow([0, 0, 0], count: 3, into: &zeros), 1)
         XCTAssertEqual(zeros, [0, 0, 0])
