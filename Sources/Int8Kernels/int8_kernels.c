@@ -67,36 +67,42 @@ void lora_int8_free(lora_int8_weight *p) {
 }
 
 __attribute__((target("avx2,fma")))
-void lora_int8_quantize_rows_u8(int m, int k, int kp, const float *x, uint8_t *q, float *scales) {
-    const __m256 sign = _mm256_set1_ps(-0.0f);
+void lora_int8_quantize_rows_u8(int m, int k, int kp, const float *x, uint8_t *q, float *scales, int32_t *zeros) {
     for (int r = 0; r < m; r++) {
         const float *row = x + (size_t)r * k;
         uint8_t *out = q + (size_t)r * kp;
-        __m256 top8 = _mm256_setzero_ps();
+        __m256 lo8 = _mm256_setzero_ps(), hi8 = _mm256_setzero_ps();
         int i = 0;
-        for (; i + 8 <= k; i += 8) top8 = _mm256_max_ps(top8, _mm256_andnot_ps(sign, _mm256_loadu_ps(row + i)));
-        float lanes[8], top = 0;
-        _mm256_storeu_ps(lanes, top8);
-        for (int l = 0; l < 8; l++) top = lanes[l] > top ? lanes[l] : top;
-        for (; i < k; i++) { float a = row[i] < 0 ? -row[i] : row[i]; top = a > top ? a : top; }
-        const float scale = top > 0 ? top / 127 : 1, inverse = 1 / scale;
+        for (; i + 8 <= k; i += 8) {
+            const __m256 v = _mm256_loadu_ps(row + i);
+            lo8 = _mm256_min_ps(lo8, v);
+            hi8 = _mm256_max_ps(hi8, v);
+        }
+        float los[8], his[8], lo = 0, hi = 0;
+        _mm256_storeu_ps(los, lo8);
+        _mm256_storeu_ps(his, hi8);
+        for (int l = 0; l < 8; l++) { lo = los[l] < lo ? los[l] : lo; hi = his[l] > hi ? his[l] : hi; }
+        for (; i < k; i++) { lo = row[i] < lo ? row[i] : lo; hi = row[i] > hi ? row[i] : hi; }
+        const float scale = hi > lo ? (hi - lo) / 255 : 1, inverse = 1 / scale;
+        int zero = (int)__builtin_rintf(-lo * inverse);
+        zero = zero < 0 ? 0 : zero > 255 ? 255 : zero;
         scales[r] = scale;
+        zeros[r] = zero;
         const __m256 inv = _mm256_set1_ps(inverse);
-        const __m256i lo = _mm256_set1_epi32(-127), hi = _mm256_set1_epi32(127), bias = _mm256_set1_epi32(128);
+        const __m256i z = _mm256_set1_epi32(zero), floor0 = _mm256_setzero_si256(), ceil255 = _mm256_set1_epi32(255);
         i = 0;
         for (; i + 8 <= k; i += 8) {
-            __m256i v = _mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(row + i), inv));  /* nearest, ties to even */
-            v = _mm256_add_epi32(_mm256_min_epi32(_mm256_max_epi32(v, lo), hi), bias);
-            int32_t t[8];
-            _mm256_storeu_si256((__m256i *)t, v);
-            for (int l = 0; l < 8; l++) out[i + l] = (uint8_t)t[l];
+            __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(_mm256_mul_ps(_mm256_loadu_ps(row + i), inv)), z);  /* nearest, ties to even */
+            v = _mm256_min_epi32(_mm256_max_epi32(v, floor0), ceil255);
+            /* 8 int32 in 0..255 to 8 bytes. */
+            const __m128i packed16 = _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+            _mm_storel_epi64((__m128i *)(out + i), _mm_packus_epi16(packed16, packed16));
         }
         for (; i < k; i++) {
-            int v = (int)__builtin_rintf(row[i] * inverse);
-            v = v < -127 ? -127 : v > 127 ? 127 : v;
-            out[i] = (uint8_t)(v + 128);
+            int v = (int)__builtin_rintf(row[i] * inverse) + zero;
+            out[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
-        for (; i < kp; i++) out[i] = 128;
+        for (; i < kp; i++) out[i] = (uint8_t)zero;
     }
 }
 

@@ -12,6 +12,8 @@ public final class QuantizedWeight: @unchecked Sendable {
     public let values: UnsafeMutablePointer<Int8>
     /// `(rows)` scales.
     public let scales: UnsafeMutablePointer<Float>
+    /// `Σ_i q[o, i]` per output channel (to take the activations' zero points back out).
+    public private(set) var columnSums: [Int32] = []
     /// The values packed for the processor's int8 kernel (`lora_int8_pack`), made on first use.
     private var packedWeight: UnsafeMutablePointer<lora_int8_weight>?
     private let packLock = NSLock()
@@ -39,6 +41,7 @@ public final class QuantizedWeight: @unchecked Sendable {
         for o in 0..<rows {
             scales[o] = Int8Quantization.quantizeRow(weight + o * cols, count: cols, into: values + o * cols)
         }
+        sumColumns()
     }
 
     /// Stored values `(rows, cols)` and scales `(rows)` (a quantised checkpoint, already checked).
@@ -47,6 +50,11 @@ public final class QuantizedWeight: @unchecked Sendable {
         self.init(rows: rows, cols: cols)
         values.update(from: stored, count: rows * cols)
         scales.update(from: storedScales, count: rows)
+        sumColumns()
+    }
+
+    private func sumColumns() {
+        columnSums = (0..<rows).map { o in (0..<cols).reduce(Int32(0)) { $0 + Int32(values[o * cols + $1]) } }
     }
 
     deinit {
@@ -84,30 +92,38 @@ public enum Int8Quantization {
 /// `out[t, o] = acc[t, o] · s_t · s_o + bias[o]`.
 public enum Int8Linear {
     /// Scratch bytes `forward` needs for `rows` rows: the quantised input, its row scales and
-    /// the int32 products.
+    /// zero points, and the int32 products.
     public static func scratchBytes(rows: Int, weight: QuantizedWeight) -> Int {
         let kp = (weight.cols + 3) & ~3
-        return ((rows * kp + 63) & ~63) + ((4 * rows + 63) & ~63) + 4 * rows * weight.rows + 64
+        return ((rows * kp + 63) & ~63) + 2 * ((4 * rows + 63) & ~63) + 4 * rows * weight.rows + 64
     }
 
-    /// `scratch` must hold `scratchBytes` and be 64-byte aligned (an arena allocation is).
+    /// `out[t, o] = s_t · s_o · Σ_i (q_t[i] − z_t) · qW[o, i] + bias[o]`: each input row
+    /// quantised to u8 with its own scale `s_t` and zero point `z_t`
+    /// (`lora_int8_quantize_rows_u8`), the product in int32. `scratch` must hold `scratchBytes`
+    /// and be 64-byte aligned (an arena allocation is).
     public static func forward(out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, weight: QuantizedWeight,
                                bias: UnsafePointer<Float>?, rows: Int, scratch: UnsafeMutableRawPointer) {
         let k = weight.cols, n = weight.rows, kp = (k + 3) & ~3
         let q = scratch.bindMemory(to: UInt8.self, capacity: rows * kp)
-        let rowScalesRaw = scratch + ((rows * kp + 63) & ~63)
-        let rowScales = rowScalesRaw.bindMemory(to: Float.self, capacity: rows)
-        let products = (rowScalesRaw + ((4 * rows + 63) & ~63)).bindMemory(to: Int32.self, capacity: rows * n)
-        lora_int8_quantize_rows_u8(Int32(rows), Int32(k), Int32(kp), input, q, rowScales)
+        let scalesRaw = scratch + ((rows * kp + 63) & ~63)
+        let zerosRaw = scalesRaw + ((4 * rows + 63) & ~63)
+        let rowScales = scalesRaw.bindMemory(to: Float.self, capacity: rows)
+        let rowZeros = zerosRaw.bindMemory(to: Int32.self, capacity: rows)
+        let products = (zerosRaw + ((4 * rows + 63) & ~63)).bindMemory(to: Int32.self, capacity: rows * n)
+        lora_int8_quantize_rows_u8(Int32(rows), Int32(k), Int32(kp), input, q, rowScales, rowZeros)
+        // The kernel gives Σ (q − 128) · w; (128 − z_t) · Σ w turns it into Σ (q − z_t) · w.
         Int8Gemm.multiplyPacked(m: rows, xu8: q, weight: weight.packed, out: products)
-        nonisolated(unsafe) let (o0, p0, rs, ws, bias) = (out, products, rowScales, weight.scales, bias)
-        Threads.parallelFor(rows, minimumChunk: 16) { start, end in
-            for t in start..<end {
-                let s = rs[t], o = o0 + t * n, acc = p0 + t * n
-                if let bias {
-                    for j in 0..<n { o[j] = Float(acc[j]) * (s * ws[j]) + bias[j] }
-                } else {
-                    for j in 0..<n { o[j] = Float(acc[j]) * (s * ws[j]) }
+        weight.columnSums.withUnsafeBufferPointer { sums in
+            nonisolated(unsafe) let (o0, p0, rs, rz, ws, bias, cs) = (out, products, rowScales, rowZeros, weight.scales, bias, sums.baseAddress!)
+            Threads.parallelFor(rows, minimumChunk: 16) { start, end in
+                for t in start..<end {
+                    let s = rs[t], shift = 128 - rz[t], o = o0 + t * n, acc = p0 + t * n
+                    if let bias {
+                        for j in 0..<n { o[j] = Float(acc[j] &+ shift &* cs[j]) * (s * ws[j]) + bias[j] }
+                    } else {
+                        for j in 0..<n { o[j] = Float(acc[j] &+ shift &* cs[j]) * (s * ws[j]) }
+                    }
                 }
             }
         }

@@ -48,19 +48,24 @@ final class Int8LinearTests: XCTestCase {
         var w = [Float](repeating: 0, count: n * k), x = [Float](repeating: 0, count: rows * k), b = [Float](repeating: 0, count: n)
         rng.fillNormal(&w, count: w.count, std: 0.05)
         rng.fillNormal(&x, count: x.count, std: 1)
+        for i in stride(from: 0, to: x.count, by: 5) { x[i] = abs(x[i]) * 3 }   // skewed rows: a zero point away from 128
         rng.fillNormal(&b, count: n, std: 0.1)
         let weight = QuantizedWeight(quantizing: w, rows: n, cols: k)
         var out = [Float](repeating: 0, count: rows * n)
         let scratch = UnsafeMutableRawPointer.allocate(byteCount: Int8Linear.scratchBytes(rows: rows, weight: weight), alignment: 64)
         defer { scratch.deallocate() }
         Int8Linear.forward(out: &out, input: x, weight: weight, bias: b, rows: rows, scratch: scratch)
-        // The definition: acc · s_row · s_col + bias over the quantised values.
-        var qx = [Int8](repeating: 0, count: rows * k), fp32 = [Float](repeating: 0, count: rows * n)
+        // The definition: each row to u8 with its scale and zero point, then s_t · s_o · Σ (q − z) · w + bias.
+        var fp32 = [Float](repeating: 0, count: rows * n)
         for t in 0..<rows {
-            let st = x.withUnsafeBufferPointer { Int8Quantization.quantizeRow($0.baseAddress! + t * k, count: k, into: &qx[t * k]) }
+            let row = Array(x[(t * k)..<((t + 1) * k)])
+            let lo = min(0, row.min()!), hi = max(0, row.max()!)
+            let st: Float = hi > lo ? (hi - lo) / 255 : 1, inverse = 1 / st
+            let z = Int32(max(0, min(255, (-lo * inverse).rounded(.toNearestOrEven))))
+            let q = row.map { Int32(max(0, min(255, Int32(($0 * inverse).rounded(.toNearestOrEven)) + z))) }
             for o in 0..<n {
                 var acc: Int32 = 0
-                for i in 0..<k { acc += Int32(qx[t * k + i]) * Int32(weight.values[o * k + i]) }
+                for i in 0..<k { acc += (q[i] - z) * Int32(weight.values[o * k + i]) }
                 XCTAssertEqual(out[t * n + o], Float(acc) * (st * weight.scales[o]) + b[o], "row \(t) column \(o)")
                 fp32[t * n + o] = (0..<k).reduce(b[o]) { $0 + x[t * k + $1] * w[o * k + $1] }
             }

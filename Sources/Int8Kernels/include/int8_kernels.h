@@ -26,10 +26,12 @@ typedef struct {
 lora_int8_weight *lora_int8_pack(int n, int k, const int8_t *w, int isa);
 void lora_int8_free(lora_int8_weight *p);
 
-/// Quantises `m` rows of `x` `(m, k)` symmetrically per row: `q = round_to_nearest_even(x / s)`
-/// clamped to ±127, `s = max|x| / 127` (1 for a zero row), stored as u8 `q + 128` with row
-/// stride `kp` (columns k…kp−1 hold 128, i.e. 0). Writes the scales to `scales`.
-void lora_int8_quantize_rows_u8(int m, int k, int kp, const float *x, uint8_t *q, float *scales);
+/// Quantises `m` rows of `x` `(m, k)` to u8 per row, asymmetrically (as ONNX Runtime's dynamic
+/// quantisation, per row): with `lo = min(0, min x)`, `hi = max(0, max x)`,
+/// `s = (hi − lo) / 255` (1 for a zero row) and the zero point `z = round(−lo / s)` in 0…255,
+/// `q = clamp(round(x · (1/s)) + z, 0, 255)` (rounding to nearest, ties to even), so
+/// `x ≈ s · (q − z)`. Row stride `kp`; columns k…kp−1 hold `z`. Writes `scales` and `zeros`.
+void lora_int8_quantize_rows_u8(int m, int k, int kp, const float *x, uint8_t *q, float *scales, int32_t *zeros);
 
 /// `out` rows `(m, n)` (row stride `ldc`) for the column panels `[panel_begin, panel_end)`:
 /// the exact int32 products of the s8 values behind `xu8` `(m, kp)` and the packed weight.
