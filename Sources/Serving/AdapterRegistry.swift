@@ -27,12 +27,13 @@ public final class AdapterRegistry: @unchecked Sendable {
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
 
-    /// Loads the base model and tokenizer in `modelPath`.
-    public init(modelPath: String, maxLength: Int? = nil) throws {
+    /// Loads the base model and tokenizer in `modelPath`; with `int8` (or for a model written
+    /// by `lora quantize`) the encoder's Linears run in int8, the adapters' updates in fp32.
+    public init(modelPath: String, maxLength: Int? = nil, int8: Bool = false) throws {
         let model = try EncoderModel.load(directory: URL(fileURLWithPath: modelPath))
         let length = maxLength ?? min(512, model.config.maxInputLength)
         try model.config.validateMaxLength(length)
-        model.useInferenceLayout()
+        if int8 || model.isQuantized { model.quantizeLinears() } else { model.useInferenceLayout() }
         self.model = model
         self.tokenizer = try loadTokenizer(directory: URL(fileURLWithPath: modelPath))
         self.modelPath = modelPath

@@ -52,6 +52,9 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Batch workers, each running batches on one thread over the shared weights (default: one per core). With 1, the worker uses every core for its GEMMs.")
     var workers: Int?
 
+    @Flag(help: "Run the base model's encoder Linears in int8 (as lora predict --int8); each adapter's low-rank update and head stay fp32. A model written by lora quantize is int8 without it.")
+    var int8 = false
+
     @Option(help: "Request bodies over this many bytes get 413.")
     var maxBodyBytes = 1 << 20
 
@@ -79,7 +82,7 @@ struct ServeCommand: ParsableCommand {
     func run() throws {
         ServeApplication.bootstrapMetrics()
         let registry: AdapterRegistry
-        do { registry = try AdapterRegistry(modelPath: model, maxLength: maxLength) } catch let e as InvalidValue {
+        do { registry = try AdapterRegistry(modelPath: model, maxLength: maxLength, int8: int8) } catch let e as InvalidValue {
             throw ValidationError(e.description)
         }
         for spec in adapters {

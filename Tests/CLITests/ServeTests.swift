@@ -254,6 +254,22 @@ final class ServeTests: XCTestCase, @unchecked Sendable {
         XCTAssertEqual(server.terminate(), 0, server.stderrText)
     }
 
+    func testInt8ServerAnswersCloseToFP32() throws {
+        let two = try trainAdapter("two", labels: 2)
+        let inputs = (0..<6).map { text($0, length: 4 + $0) }
+        let fp32 = try predicted(two, inputs)
+        let server = try ServerProcess(["--model", model.path, "--adapter", "two=\(two)", "--int8", "--max-length", "16"])
+        let answer = try server.classify(["adapter": "two", "inputs": inputs])
+        let results = answer.json?["results"] as? [Any] ?? []
+        XCTAssertEqual(results.count, inputs.count, answer.text)
+        let range = fp32.joined().map(abs).max() ?? 1
+        for (result, want) in zip(results, fp32) {
+            let worst = zip(logits(result), want).map { abs($0 - $1) }.max() ?? 1
+            XCTAssertLessThan(worst, 0.05 * range, "int8 logits \(logits(result)) against fp32 \(want)")
+        }
+        XCTAssertEqual(server.terminate(), 0, server.stderrText)
+    }
+
     func testSIGTERMFinishesTheRequestInFlightAndExitsZero() throws {
         let two = try trainAdapter("two", labels: 2)
         // A long batch window keeps the request queued while the signal arrives.
