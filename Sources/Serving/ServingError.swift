@@ -1,5 +1,6 @@
 // What goes wrong in serving, with the HTTP status each failure answers with.
 import Foundation
+import Encoders
 
 /// A serving failure: its HTTP status and a message for the client.
 public struct ServingError: Error, CustomStringConvertible, Equatable, Sendable {
@@ -32,7 +33,6 @@ public struct ServingError: Error, CustomStringConvertible, Equatable, Sendable 
     /// The server is shutting down (503).
     public static let shuttingDown = ServingError(status: 503, "the server is shutting down", retryAfter: 1)
 
-    static func quoted(_ s: String) -> String {
-        "\"" + String(s.prefix(80)).replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-    }
+    /// A name from a request, quoted for a message (at most 80 characters of it).
+    static func quoted(_ s: String) -> String { JSONValue.quoted(String(s.prefix(80))) }
 }

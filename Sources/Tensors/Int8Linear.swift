@@ -14,9 +14,8 @@ public final class QuantizedWeight: @unchecked Sendable {
     public let scales: UnsafeMutablePointer<Float>
     /// `Σ_i q[o, i]` per output channel (to take the activations' zero points back out).
     public private(set) var columnSums: [Int32] = []
-    /// The values packed for the processor's int8 kernel (`lora_int8_pack`), made on first use.
-    private var packedWeight: UnsafeMutablePointer<lora_int8_weight>?
-    private let packLock = NSLock()
+    /// The values packed for the processor's int8 kernel (`lora_int8_pack`), made with the weight.
+    private(set) var packed: UnsafeMutablePointer<lora_int8_weight>!
 
     private init(rows: Int, cols: Int) {
         self.rows = rows
@@ -25,23 +24,13 @@ public final class QuantizedWeight: @unchecked Sendable {
         scales = .allocate(capacity: rows)
     }
 
-    /// The packed weight for `lora_int8_gemm_packed` (packed once, thread-safe).
-    var packed: UnsafeMutablePointer<lora_int8_weight> {
-        packLock.lock()
-        defer { packLock.unlock() }
-        if let packedWeight { return packedWeight }
-        let p = lora_int8_pack(Int32(rows), Int32(cols), values, -1)!
-        packedWeight = p
-        return p
-    }
-
     /// Quantises `weight` `(rows, cols)`.
     public convenience init(quantizing weight: UnsafePointer<Float>, rows: Int, cols: Int) {
         self.init(rows: rows, cols: cols)
         for o in 0..<rows {
             scales[o] = Int8Quantization.quantizeRow(weight + o * cols, count: cols, into: values + o * cols)
         }
-        sumColumns()
+        prepare()
     }
 
     /// Stored values `(rows, cols)` and scales `(rows)` (a quantised checkpoint, already checked).
@@ -50,15 +39,17 @@ public final class QuantizedWeight: @unchecked Sendable {
         self.init(rows: rows, cols: cols)
         values.update(from: stored, count: rows * cols)
         scales.update(from: storedScales, count: rows)
-        sumColumns()
+        prepare()
     }
 
-    private func sumColumns() {
+    /// The column sums and the packed copy, once the values are in place.
+    private func prepare() {
         columnSums = (0..<rows).map { o in (0..<cols).reduce(Int32(0)) { $0 + Int32(values[o * cols + $1]) } }
+        packed = lora_int8_pack(Int32(rows), Int32(cols), values, -1)
     }
 
     deinit {
-        lora_int8_free(packedWeight)
+        lora_int8_free(packed)
         values.deallocate()
         scales.deallocate()
     }

@@ -109,6 +109,17 @@ enum CLI {
         return model
     }
 
+    /// Loads `directory` with `adapter` merged in, for a command that writes a model: warns when
+    /// the head is random (the adapter, or the model without one, has none).
+    static func loadMerged(_ directory: String, adapter: String?, writing what: String) throws -> EncoderModel {
+        let m = try loadModel(directory, task: nil, adapter: adapter)
+        if !m.newlyInitialised.isEmpty {
+            note("warning: \(adapter ?? directory) has no classification head; the \(what)'s head is random (\(m.newlyInitialised.joined(separator: ", ")))")
+        }
+        m.mergeAdapters()
+        return m
+    }
+
     /// Merges the adapters (unless `merge` is false) and sets the model up to infer: the
     /// transposed fp32 layout, or int8 Linears with `int8`.
     static func prepareForInference(_ m: EncoderModel, int8: Bool, merge: Bool = true) {

@@ -326,11 +326,7 @@ struct MergeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let m = try CLI.loadModel(model, task: nil, adapter: adapter)
-        if !m.newlyInitialised.isEmpty {
-            CLI.note("warning: \(adapter) has no classification head; the merged model's head is random (\(m.newlyInitialised.joined(separator: ", ")))")
-        }
-        m.mergeAdapters()
+        let m = try CLI.loadMerged(model, adapter: adapter, writing: "merged model")
         let outURL = URL(fileURLWithPath: out)
         try m.saveModel(to: outURL)
         try EncoderModel.copyTokenizerFiles(from: URL(fileURLWithPath: model), to: outURL)
@@ -362,12 +358,8 @@ struct QuantizeCommand: ParsableCommand {
     }
 
     func run() throws {
-        let m = try CLI.loadModel(model, task: nil, adapter: adapter)
+        let m = try CLI.loadMerged(model, adapter: adapter, writing: "int8 model")
         guard !m.isQuantized else { throw ValidationError("\(model) is already an int8 model") }
-        if !m.newlyInitialised.isEmpty {
-            CLI.note("warning: \(adapter ?? model) has no classification head; the int8 model's head is random (\(m.newlyInitialised.joined(separator: ", ")))")
-        }
-        m.mergeAdapters()
         m.quantizeLinears()
         let outURL = URL(fileURLWithPath: out)
         try m.saveQuantizedModel(to: outURL)
