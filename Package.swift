@@ -24,6 +24,8 @@ let package = Package(
         .systemLibrary(name: "CBLAS", path: "Sources/CBLAS"),
         .target(name: "InputValidation"),
         .target(name: "Int8Kernels", cSettings: [.unsafeFlags(["-O3"])]),
+        .target(name: "MPIShim", linkerSettings: [.linkedLibrary("dl")]),
+        .target(name: "Collectives", dependencies: ["MPIShim"]),
         .target(name: "Tensors", dependencies: ["CBLAS", "Int8Kernels"], swiftSettings: vectorFlags),
         .target(name: "SafeTensors", dependencies: ["InputValidation"]),
         .target(name: "JSONText"),
@@ -33,7 +35,7 @@ let package = Package(
         .target(name: "Profiling"),
         .target(name: "Study", dependencies: ["Profiling"]),
         .target(name: "Encoders", dependencies: ["Tensors", "SafeTensors", "InputValidation", "JSONText"], swiftSettings: vectorFlags),
-        .target(name: "Training", dependencies: ["Tensors", "SafeTensors", "Encoders", "GLUE", "Tokenizers", "InputValidation", "DataFiles"], swiftSettings: vectorFlags),
+        .target(name: "Training", dependencies: ["Collectives", "Tensors", "SafeTensors", "Encoders", "GLUE", "Tokenizers", "InputValidation", "DataFiles"], swiftSettings: vectorFlags),
         .target(name: "Serving", dependencies: ["Encoders", "Tensors", "SafeTensors", "Tokenizers", "InputValidation", "JSONText",
                                                .product(name: "Metrics", package: "swift-metrics")]),
         .target(
@@ -50,7 +52,7 @@ let package = Package(
             name: "lora",
             dependencies: [
                 "Tensors", "SafeTensors", "Tokenizers", "GLUE", "DataFiles", "Encoders", "Training", "Profiling", "Study", "InputValidation",
-                "Serving", "Server",
+                "Serving", "Server", "Collectives",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: vectorFlags
@@ -62,11 +64,11 @@ let package = Package(
         .testTarget(name: "DataFilesTests", dependencies: ["DataFiles", "GLUE", "TestSupport"]),
         .testTarget(name: "GLUETests", dependencies: ["GLUE", "TestSupport"]),
         .testTarget(name: "EncodersTests", dependencies: ["Encoders", "Tensors", "SafeTensors", "TestSupport", "InputValidation"]),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Encoders", "GLUE", "Tensors", "SafeTensors", "TestSupport"]),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Collectives", "Encoders", "GLUE", "Tensors", "SafeTensors", "TestSupport"]),
         .testTarget(name: "ProfilingTests", dependencies: ["Profiling"]),
         .testTarget(name: "StudyTests", dependencies: ["Study", "Profiling"]),
         .testTarget(name: "ServingTests", dependencies: ["Serving", "Encoders", "Tensors", "Tokenizers", "SafeTensors", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Study"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "Study", "SafeTensors"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -156,8 +156,8 @@ extension EncoderModel {
         }
         mixedRows = MixedRows(groups: rows, tokenCount: batch.tokenCount, sequenceCount: batch.count, positions: linearPositions)
         defer { mixedRows = nil }
-        var rng = RandomGenerator(seed: 0)
-        let state = try forward(batch, training: false, backward: false, firstTokensOnly: firstTokenLastLayer, rng: &rng)
+        var dropout = DropoutStream(keys: [])
+        let state = try forward(batch, training: false, backward: false, firstTokensOnly: firstTokenLastLayer, dropout: &dropout)
         // `denseIn` holds the pooled `(B, C)` rows the head reads (no dropout in evaluation).
         let c = config.hiddenSize
         var out: [[Float]] = []

@@ -92,6 +92,7 @@ extension EncoderModel {
                                         sequences: st.sequences, buffers: buffers, scratch: scratch,
                                         attentionScratch: st.attentionScratch)
                 swap(&dX, &dNext)
+                afterLayerBackward?(l)
                 continue
             }
             postAttentionBackward(layer, saved: sv, rows: t, dOut: dX, dResidual: dNext, buffers: buffers, scratch: scratch)
@@ -105,6 +106,7 @@ extension EncoderModel {
             linearBackward(layer.key, dInput: dIn, dOut: dk, input: sv.input, rows: t, saved: sv.adapters[1], scratch: scratch)
             linearBackward(layer.value, dInput: dIn, dOut: dv, input: sv.input, rows: t, saved: sv.adapters[2], scratch: scratch)
             swap(&dX, &dNext)
+            afterLayerBackward?(l)
         }
         guard embeddingsTrainable else { return }
         // Embeddings: (projection →) dropout → LayerNorm → scatter-add into the tables.
@@ -133,10 +135,13 @@ extension EncoderModel {
     }
 
     /// Whether any embedding parameter (tables, their LayerNorm, ELECTRA's projection) trains.
-    var embeddingsTrainable: Bool {
-        ([wordEmbeddings] + embeddingNorm.parameters
-            + [positionEmbeddings, typeEmbeddings, embeddingProjection?.weight, embeddingProjection?.bias].compactMap { $0 })
-            .contains { $0.isTrainable }
+    var embeddingsTrainable: Bool { embeddingParameters.contains { $0.isTrainable } }
+
+    /// The embedding parameters: tables, their LayerNorm, ELECTRA's projection (their gradients
+    /// are final only at the very end of the backward pass).
+    public var embeddingParameters: [Parameter] {
+        [wordEmbeddings] + embeddingNorm.parameters
+            + [positionEmbeddings, typeEmbeddings, embeddingProjection?.weight, embeddingProjection?.bias].compactMap { $0 }
     }
 
     /// The first layer with a trainable parameter (`layers.count` when none has one): the

@@ -64,15 +64,15 @@ extension EncoderModel {
 
     /// Logits `(B, K)` in evaluation mode (no dropout).
     public func predict(_ batch: EncoderBatch) throws -> [Float] {
-        var rng = RandomGenerator(seed: 0)
-        let state = try forward(batch, training: false, backward: false, firstTokensOnly: firstTokenLastLayer, rng: &rng)
+        var dropout = DropoutStream(keys: [])
+        let state = try forward(batch, training: false, backward: false, firstTokensOnly: firstTokenLastLayer, dropout: &dropout)
         return Array(UnsafeBufferPointer(start: state.logits, count: batch.count * config.labelCount))
     }
 
     /// Final hidden states `(T_total, C)` in evaluation mode (for parity checks).
     public func hiddenStates(_ batch: EncoderBatch) throws -> [Float] {
-        var rng = RandomGenerator(seed: 0)
-        let state = try forward(batch, training: false, backward: false, rng: &rng)
+        var dropout = DropoutStream(keys: [])
+        let state = try forward(batch, training: false, backward: false, dropout: &dropout)
         // The encoder's last hidden state: after ModernBERT's final LayerNorm.
         guard let last = state.rotary?.finalOutput ?? state.layers.last?.output else { return [] }
         return Array(UnsafeBufferPointer(start: last, count: batch.tokenCount * config.hiddenSize))
@@ -80,9 +80,23 @@ extension EncoderModel {
 
     /// One training step's forward and backward: returns the mean loss and the logits, and
     /// accumulates gradients into every trainable parameter (callers zero them between steps).
-    /// Dropout is active when `training` is set, with masks drawn from `rng`.
+    /// Dropout is active when `training` is set, with each sequence's masks keyed by a number drawn from `rng`.
     public func forwardBackward(_ batch: EncoderBatch, labels: BatchLabels, training: Bool = true,
                                 rng: inout RandomGenerator) throws -> (loss: Float, logits: [Float]) {
+        try forwardBackward(batch, labels: labels, training: training, dropout: DropoutStream(sequences: batch.count, rng: &rng))
+    }
+
+    /// One training step's forward and backward with sequence `s`'s dropout masks keyed by
+    /// `dropout.keys[s]`. Returns the batch's mean loss and the logits; the gradients
+    /// accumulated are those of `gradientScale ×` the mean loss (a data-parallel process scales
+    /// its share of a global batch of `B` by `b/B`, so that the processes' sum is the whole
+    /// batch's gradient).
+    public func forwardBackward(_ batch: EncoderBatch, labels: BatchLabels, training: Bool = true,
+                                dropout: DropoutStream, gradientScale: Float = 1) throws -> (loss: Float, logits: [Float]) {
+        guard !training || dropout.keys.count == batch.count else {
+            throw EncoderError.invalidInput("\(dropout.keys.count) dropout keys for \(batch.count) sequences")
+        }
+        var dropout = dropout
         let b = batch.count, k = config.labelCount
         switch labels {
         case let .classes(c):
@@ -99,7 +113,7 @@ extension EncoderModel {
             throw EncoderError.invalidInput("training needs the checkpoint weight layout; this model was switched to the inference layout")
         }
         guard !isQuantized else { throw EncoderError.invalidInput("training needs fp32 weights; this model's Linears were quantised to int8") }
-        let state = try forward(batch, training: training, backward: true, firstTokensOnly: firstTokenLastLayer, rng: &rng)
+        let state = try forward(batch, training: training, backward: true, firstTokensOnly: firstTokenLastLayer, dropout: &dropout)
         let dLogits = arena.allocate(b * k, zeroed: true)
         let loss: Float
         switch labels {
@@ -109,6 +123,7 @@ extension EncoderModel {
             loss = t.withUnsafeBufferPointer { Loss.meanSquaredError(predictions: state.logits, targets: $0.baseAddress!, count: b, dPredictions: dLogits) }
         }
         let logits = Array(UnsafeBufferPointer(start: state.logits, count: b * k))
+        if gradientScale != 1 { for i in 0..<(b * k) { dLogits[i] *= gradientScale } }
         if loss.isFinite { backward(state, dLogits: dLogits) }
         return (loss, logits)
     }
@@ -120,7 +135,7 @@ extension EncoderModel {
     /// their rows (see `firstRowsMask`).
     func linearForward(_ lin: LinearLayer, out: UnsafeMutablePointer<Float>, input: UnsafePointer<Float>, rows: Int,
                        firstRowsOf sequences: PackedSequences? = nil,
-                       saved: inout AdapterSaved, training: Bool, rng: inout RandomGenerator) {
+                       saved: inout AdapterSaved, training: Bool, dropout: inout DropoutStream) {
         if let quantized = lin.quantized {
             let scratch = arena.allocateBytes(Int8Linear.scratchBytes(rows: rows, weight: quantized))
             Int8Linear.forward(out: out, input: input, weight: quantized, bias: lin.bias?.pointer, rows: rows,
@@ -137,10 +152,10 @@ extension EncoderModel {
         if training && ad.dropout > 0 {
             let mask: UnsafeMutablePointer<UInt8>
             if let sequences {
-                mask = firstRowsMask(sequences, cols: inF, probability: ad.dropout, training: true, rng: &rng)!
+                mask = firstRowsMask(sequences, cols: inF, probability: ad.dropout, training: true, dropout: &dropout)!
             } else {
                 mask = arena.allocateBytes(rows * inF)
-                Dropout.makeMask(mask, count: rows * inF, probability: ad.dropout, rng: &rng)
+                dropout.nextMask(mask, rows: rows, cols: inF, probability: ad.dropout)
             }
             let xd = arena.allocate(rows * inF)
             Dropout.forward(out: xd, input: input, mask: mask, count: rows * inF, probability: ad.dropout)
@@ -155,18 +170,28 @@ extension EncoderModel {
         saved.hidden = h
     }
 
-    func dropoutInPlace(_ x: UnsafeMutablePointer<Float>, count: Int, probability: Float, training: Bool,
-                        rng: inout RandomGenerator) -> UnsafeMutablePointer<UInt8>? {
-        guard let mask = dropoutMask(count: count, probability: probability, training: training, rng: &rng) else { return nil }
-        Dropout.forward(out: x, input: x, mask: mask, count: count, probability: probability)
+    func dropoutInPlace(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, probability: Float, training: Bool,
+                        dropout: inout DropoutStream) -> UnsafeMutablePointer<UInt8>? {
+        guard let mask = dropoutMask(rows: rows, cols: cols, probability: probability, training: training, dropout: &dropout) else { return nil }
+        Dropout.forward(out: x, input: x, mask: mask, count: rows * cols, probability: probability)
         return mask
     }
 
-    /// A fresh byte mask when dropout is active, else nil.
-    func dropoutMask(count: Int, probability: Float, training: Bool, rng: inout RandomGenerator) -> UnsafeMutablePointer<UInt8>? {
+    /// A fresh byte mask for a `(rows, cols)` activation (`rows`: the batch's tokens or its
+    /// sequences) when dropout is active, else nil.
+    func dropoutMask(rows: Int, cols: Int, probability: Float, training: Bool, dropout: inout DropoutStream) -> UnsafeMutablePointer<UInt8>? {
         guard training && probability > 0 else { return nil }
-        let mask = arena.allocateBytes(count)
-        Dropout.makeMask(mask, count: count, probability: probability, rng: &rng)
+        let mask = arena.allocateBytes(rows * cols)
+        dropout.nextMask(mask, rows: rows, cols: cols, probability: probability)
+        return mask
+    }
+
+    /// A fresh byte mask for the attention probabilities of `sequences` when dropout is active, else nil.
+    func dropoutAttentionMask(_ sequences: PackedSequences, heads: Int, probability: Float, training: Bool,
+                              dropout: inout DropoutStream) -> UnsafeMutablePointer<UInt8>? {
+        guard training && probability > 0 else { return nil }
+        let mask = arena.allocateBytes(sequences.attentionFloats(heads: heads))
+        dropout.nextAttentionMask(mask, heads: heads, probability: probability)
         return mask
     }
 
@@ -182,25 +207,25 @@ extension EncoderModel {
     func postAttentionForward(_ layer: EncoderLayer, context: UnsafePointer<Float>, residual: UnsafePointer<Float>, rows: Int,
                               firstRowsOf sequences: PackedSequences? = nil, into o: PostAttentionOutputs,
                               geluOut: UnsafeMutablePointer<Float>, adapters ad: inout [AdapterSaved], training: Bool,
-                              rng: inout RandomGenerator) -> (UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<UInt8>?) {
+                              dropout: inout DropoutStream) -> (UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<UInt8>?) {
         let c = config.hiddenSize, hiddenP = config.hiddenDropout
-        func hiddenMask(_ rng: inout RandomGenerator) -> UnsafeMutablePointer<UInt8>? {
-            if let sequences { return firstRowsMask(sequences, cols: c, probability: hiddenP, training: training, rng: &rng) }
-            return dropoutMask(count: rows * c, probability: hiddenP, training: training, rng: &rng)
+        func hiddenMask(_ dropout: inout DropoutStream) -> UnsafeMutablePointer<UInt8>? {
+            if let sequences { return firstRowsMask(sequences, cols: c, probability: hiddenP, training: training, dropout: &dropout) }
+            return dropoutMask(rows: rows, cols: c, probability: hiddenP, training: training, dropout: &dropout)
         }
         linearForward(layer.attentionOutput, out: o.pre1, input: context, rows: rows, firstRowsOf: sequences, saved: &ad[3],
-                      training: training, rng: &rng)
-        let mask1 = config.family.layer.dropoutAfterAttention ? hiddenMask(&rng) : nil
+                      training: training, dropout: &dropout)
+        let mask1 = config.family.layer.dropoutAfterAttention ? hiddenMask(&dropout) : nil
         ResidualLayerNorm.forward(out: o.norm1, mean: o.mean1, rstd: o.rstd1, dense: o.pre1, residual: residual,
                                   mask: mask1.map { UnsafePointer($0) }, probability: hiddenP,
                                   weight: layer.attentionNormWeight.pointer, bias: layer.attentionNormBias.pointer,
                                   rows: rows, cols: c, eps: config.layerNormEps)
         linearForward(layer.intermediate, out: o.interPre, input: o.norm1, rows: rows, firstRowsOf: sequences, saved: &ad[4],
-                      training: training, rng: &rng)
+                      training: training, dropout: &dropout)
         GELU.forward(out: geluOut, input: o.interPre, count: rows * config.intermediateSize)
         linearForward(layer.output, out: o.pre2, input: geluOut, rows: rows, firstRowsOf: sequences, saved: &ad[5],
-                      training: training, rng: &rng)
-        let mask2 = hiddenMask(&rng)
+                      training: training, dropout: &dropout)
+        let mask2 = hiddenMask(&dropout)
         ResidualLayerNorm.forward(out: o.output, mean: o.mean2, rstd: o.rstd2, dense: o.pre2, residual: o.norm1,
                                   mask: mask2.map { UnsafePointer($0) }, probability: hiddenP,
                                   weight: layer.outputNormWeight.pointer, bias: layer.outputNormBias.pointer,
@@ -211,8 +236,8 @@ extension EncoderModel {
     /// A dropout mask for the first-token rows `(B, cols)` of a `(T, cols)` activation, drawn
     /// for all `T` rows so the random stream is that of the full layer; nil without dropout.
     func firstRowsMask(_ sequences: PackedSequences, cols: Int, probability: Float, training: Bool,
-                       rng: inout RandomGenerator) -> UnsafeMutablePointer<UInt8>? {
-        guard let full = dropoutMask(count: sequences.totalTokens * cols, probability: probability, training: training, rng: &rng) else {
+                       dropout: inout DropoutStream) -> UnsafeMutablePointer<UInt8>? {
+        guard let full = dropoutMask(rows: sequences.totalTokens, cols: cols, probability: probability, training: training, dropout: &dropout) else {
             return nil
         }
         let compact = arena.allocateBytes(sequences.count * cols)
@@ -226,19 +251,19 @@ extension EncoderModel {
     /// are drawn in the full layer's order and shapes.
     func firstTokenLayerForward(_ layer: EncoderLayer, input x: UnsafeMutablePointer<Float>, sequences: PackedSequences,
                                 training: Bool, geluOut: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                                rng: inout RandomGenerator) -> LayerSaved {
+                                dropout: inout DropoutStream) -> LayerSaved {
         let b = sequences.count, c = config.hiddenSize, im = config.intermediateSize, t = sequences.totalTokens
         let nh = config.headCount
         var ad = [AdapterSaved](repeating: AdapterSaved(), count: 6)
         let first = arena.allocate(b * c)
         sequences.gatherFirstRows(of: x, cols: c, into: first)
         let q = arena.allocate(b * c), k = arena.allocate(t * c), v = arena.allocate(t * c)
-        linearForward(layer.query, out: q, input: first, rows: b, firstRowsOf: sequences, saved: &ad[0], training: training, rng: &rng)
-        linearForward(layer.key, out: k, input: x, rows: t, saved: &ad[1], training: training, rng: &rng)
-        linearForward(layer.value, out: v, input: x, rows: t, saved: &ad[2], training: training, rng: &rng)
+        linearForward(layer.query, out: q, input: first, rows: b, firstRowsOf: sequences, saved: &ad[0], training: training, dropout: &dropout)
+        linearForward(layer.key, out: k, input: x, rows: t, saved: &ad[1], training: training, dropout: &dropout)
+        linearForward(layer.value, out: v, input: x, rows: t, saved: &ad[2], training: training, dropout: &dropout)
         var attentionMask: UnsafeMutablePointer<UInt8>? = nil
-        if let full = dropoutMask(count: sequences.attentionFloats(heads: nh), probability: config.attentionDropout,
-                                  training: training, rng: &rng) {
+        if let full = dropoutAttentionMask(sequences, heads: nh, probability: config.attentionDropout,
+                                  training: training, dropout: &dropout) {
             attentionMask = arena.allocateBytes(nh * t)
             Attention.firstQueryMask(attentionMask!, from: full, sequences: sequences, heads: nh)
         }
@@ -253,7 +278,7 @@ extension EncoderModel {
             interPre: arena.allocate(b * im), pre2: arena.allocate(b * c), mean2: arena.allocate(b), rstd2: arena.allocate(b),
             output: arena.allocate(b * c))
         let masks = postAttentionForward(layer, context: context, residual: first, rows: b, firstRowsOf: sequences, into: post,
-                                         geluOut: geluOut, adapters: &ad, training: training, rng: &rng)
+                                         geluOut: geluOut, adapters: &ad, training: training, dropout: &dropout)
         return LayerSaved(input: x, q: q, k: k, v: v, adapters: ad, probs: probs, attentionMask: attentionMask,
                           context: context, post: post, masks: masks, firstRows: first)
     }
@@ -281,8 +306,9 @@ extension EncoderModel {
     /// only row the classification head reads (`firstTokenLayerForward`); the logits are those
     /// of the full pass, and the last layer's saved output holds `B` rows.
     func forward(_ batch: EncoderBatch, training: Bool, backward keep: Bool, firstTokensOnly: Bool = false,
-                 rng: inout RandomGenerator) throws -> ForwardState {
-        if config.family.body == .preNormRotary { return try rotaryForward(batch, training: training, backward: keep, rng: &rng) }
+                 dropout: inout DropoutStream) throws -> ForwardState {
+        dropout.sequences = batch.sequences
+        if config.family.body == .preNormRotary { return try rotaryForward(batch, training: training, backward: keep, dropout: &dropout) }
         try validate(batch)
         arena.reset()
         let t = batch.tokenCount, c = config.hiddenSize, im = config.intermediateSize, b = batch.count
@@ -308,12 +334,12 @@ extension EncoderModel {
         let embMean = arena.allocate(t), embRstd = arena.allocate(t), embOut = arena.allocate(t * e)
         LayerNorm.forward(out: embOut, mean: embMean, rstd: embRstd, input: sum, weight: embeddingNormWeight.pointer,
                           bias: embeddingNorm.bias?.pointer, rows: t, cols: e, eps: config.layerNormEps)
-        let embMask = dropoutInPlace(embOut, count: t * e, probability: config.embeddingDropout, training: training, rng: &rng)
+        let embMask = dropoutInPlace(embOut, rows: t, cols: e, probability: config.embeddingDropout, training: training, dropout: &dropout)
         var x = embOut
         if let projection = embeddingProjection {
             var none = AdapterSaved()
             x = arena.allocate(t * c)
-            linearForward(projection, out: x, input: embOut, rows: t, saved: &none, training: training, rng: &rng)
+            linearForward(projection, out: x, input: embOut, rows: t, saved: &none, training: training, dropout: &dropout)
         }
         var saved: [LayerSaved] = []
         saved.reserveCapacity(layers.count)
@@ -326,18 +352,18 @@ extension EncoderModel {
         for (l, layer) in layers.enumerated() {
             if firstTokensOnly && l == layers.count - 1 {
                 let layerSaved = firstTokenLayerForward(layer, input: x, sequences: batch.sequences, training: training,
-                                                        geluOut: geluOut, scratch: attnScratch, rng: &rng)
+                                                        geluOut: geluOut, scratch: attnScratch, dropout: &dropout)
                 saved.append(layerSaved)
                 x = layerSaved.output
                 continue
             }
             let q = reuse?.q ?? arena.allocate(t * c), k = reuse?.k ?? arena.allocate(t * c), v = reuse?.v ?? arena.allocate(t * c)
             var ad = [AdapterSaved](repeating: AdapterSaved(), count: 6)
-            linearForward(layer.query, out: q, input: x, rows: t, saved: &ad[0], training: training, rng: &rng)
-            linearForward(layer.key, out: k, input: x, rows: t, saved: &ad[1], training: training, rng: &rng)
-            linearForward(layer.value, out: v, input: x, rows: t, saved: &ad[2], training: training, rng: &rng)
+            linearForward(layer.query, out: q, input: x, rows: t, saved: &ad[0], training: training, dropout: &dropout)
+            linearForward(layer.key, out: k, input: x, rows: t, saved: &ad[1], training: training, dropout: &dropout)
+            linearForward(layer.value, out: v, input: x, rows: t, saved: &ad[2], training: training, dropout: &dropout)
             let probs = reuse?.probs ?? arena.allocate(attnFloats)
-            let attnMask = dropoutMask(count: attnFloats, probability: config.attentionDropout, training: training, rng: &rng)
+            let attnMask = dropoutAttentionMask(batch.sequences, heads: nh, probability: config.attentionDropout, training: training, dropout: &dropout)
             let context = keep && layer.attentionOutput.needsInputInBackward ? arena.allocate(t * c) : sharedContext
             Attention.forward(out: context, ldOut: c, probs: probs, q: q, ldq: c, k: k, ldk: c, v: v, ldv: c,
                               sequences: batch.sequences, heads: nh, headDim: hd, scale: 1 / Float(hd).squareRoot(),
@@ -350,7 +376,7 @@ extension EncoderModel {
                 mean2: reuse?.mean2 ?? arena.allocate(t), rstd2: reuse?.rstd2 ?? arena.allocate(t),
                 output: reuse.map { l % 2 == 0 ? $0.outputs.0 : $0.outputs.1 } ?? arena.allocate(t * c))
             let masks = postAttentionForward(layer, context: context, residual: x, rows: t, into: post, geluOut: geluOut,
-                                             adapters: &ad, training: training, rng: &rng)
+                                             adapters: &ad, training: training, dropout: &dropout)
             saved.append(LayerSaved(input: x, q: q, k: k, v: v, adapters: ad, probs: probs, attentionMask: attnMask,
                                     context: context, post: post, masks: masks))
             x = post.output
@@ -366,10 +392,10 @@ extension EncoderModel {
         var noAdapter = AdapterSaved()
         var denseInMask: UnsafeMutablePointer<UInt8>? = nil
         if config.family.head.dropoutBeforeDense {
-            denseInMask = dropoutInPlace(cls, count: b * c, probability: config.headDropout, training: training, rng: &rng)
+            denseInMask = dropoutInPlace(cls, rows: b, cols: c, probability: config.headDropout, training: training, dropout: &dropout)
         }
         let denseOut = arena.allocate(b * c), denseAct = arena.allocate(b * c)
-        linearForward(headDense, out: denseOut, input: cls, rows: b, saved: &noAdapter, training: training, rng: &rng)
+        linearForward(headDense, out: denseOut, input: cls, rows: b, saved: &noAdapter, training: training, dropout: &dropout)
         switch config.family.head.activation {
         case .tanh: Tanh.forward(out: denseAct, input: denseOut, count: b * c)
         case .gelu: GELU.forward(out: denseAct, input: denseOut, count: b * c)
@@ -377,9 +403,9 @@ extension EncoderModel {
         }
         let outIn = arena.allocate(b * c)
         outIn.update(from: denseAct, count: b * c)
-        let outMask = dropoutInPlace(outIn, count: b * c, probability: config.headDropout, training: training, rng: &rng)
+        let outMask = dropoutInPlace(outIn, rows: b, cols: c, probability: config.headDropout, training: training, dropout: &dropout)
         let logits = arena.allocate(b * config.labelCount)
-        linearForward(headOut, out: logits, input: outIn, rows: b, saved: &noAdapter, training: training, rng: &rng)
+        linearForward(headOut, out: logits, input: outIn, rows: b, saved: &noAdapter, training: training, dropout: &dropout)
 
         return ForwardState(tokenCount: t, sequences: batch.sequences, tokenIds: batch.tokenIds, typeIds: batch.typeIds,
                             positionIds: positions, embeddingSum: sum, embeddingMean: embMean, embeddingRstd: embRstd,

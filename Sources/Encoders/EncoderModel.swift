@@ -182,6 +182,11 @@ public final class EncoderModel: @unchecked Sendable {
     /// Most activation floats held at once by a forward/backward pass so far.
     public var activationPeakFloats: Int { arena.peak }
 
+    /// Called by the backward pass as soon as layer `l`'s gradients are final (layers go last
+    /// to first), so that a data-parallel trainer can start reducing them while the layers
+    /// below are still being computed.
+    public var afterLayerBackward: ((Int) -> Void)?
+
     // MARK: construction
 
     /// Builds a model with every parameter zero (use `load` or `initialiseRandomly`).
@@ -475,3 +480,24 @@ public final class EncoderModel: @unchecked Sendable {
 
     func setLinear(_ lin: LinearLayer, of target: LoRATarget, layer l: Int) { layers[l][target] = lin }
 }
+
+extension EncoderModel {
+    /// Number of transformer layers.
+    public var layerCount: Int { layers.count }
+
+    /// Where layer `l`'s trainable parameters' gradients lie in the gradient slab: from the
+    /// lowest offset to the highest end; nil when none of them trains.
+    public func layerGradientRange(_ l: Int) -> Range<Int>? {
+        let layer = layers[l]
+        var params: [Parameter] = (layer.attentionNorm?.parameters ?? []) + layer.outputNorm.parameters
+        for case let linear? in layer.slots {
+            params.append(linear.weight)
+            if let bias = linear.bias { params.append(bias) }
+            if let adapter = linear.adapter { params += [adapter.a, adapter.b] }
+        }
+        let ranges = params.compactMap { p in p.gradientOffset.map { $0 ..< $0 + p.count } }
+        guard let low = ranges.map(\.lowerBound).min(), let high = ranges.map(\.upperBound).max() else { return nil }
+        return low ..< high
+    }
+}
+

@@ -4,6 +4,7 @@ import SafeTensors
 import Encoders
 import GLUE
 import InputValidation
+import Collectives
 
 /// Fine-tuning method.
 public enum FineTuningMethod: String, Sendable, Codable, CaseIterable {
@@ -63,6 +64,10 @@ public enum TrainingError: Error, CustomStringConvertible {
     case emptyTrainingSet
     case checkpointMismatch(path: String, reason: String)
     case memoryPlan(plan: String, availableMiB: Double)
+    /// Data-parallel processes hold different weights (at the start: different model files).
+    case processesDisagree(step: Int)
+    /// Process 0 could not resume; the other processes report its reason.
+    case resumeFailedOnProcessZero(String)
 
     static func lastGood(_ checkpoint: String?) -> String {
         checkpoint.map { "The last good checkpoint is \($0)." } ?? "No checkpoint was written before it."
@@ -80,6 +85,10 @@ public enum TrainingError: Error, CustomStringConvertible {
         case let .memoryPlan(plan, available):
             "this run needs about " + plan + String(format: ", more than the %.0f MiB available; lower --batch-size, --max-length or --rank", available)
         case .emptyTrainingSet: "the training set is empty"
+        case let .processesDisagree(step):
+            step == 0 ? "the processes loaded different weights: every host needs the same model directory"
+                : "the processes' weights differ after step \(step): the all-reduce did not give every process the same sum"
+        case let .resumeFailedOnProcessZero(reason): "process 0 could not resume: \(reason)"
         case let .checkpointMismatch(path, reason): "\(path): cannot resume: \(reason)"
         }
     }
@@ -138,10 +147,16 @@ public final class Trainer {
     let optimizer: AdamWOptimizer
     let schedule: LinearSchedule
     let stepsPerEpoch: Int
+    /// The processes training together (`SingleProcess` without mpirun). Each computes its
+    /// share of every batch; process 0 alone writes files and progress.
+    public let group: ProcessGroup
+    let reduction: GradientReduction?
 
-    /// Prepares the model for `options.method` (attaching adapters for LoRA) and the optimizer.
+    /// Prepares the model for `options.method` (attaching adapters for LoRA) and the optimizer;
+    /// `group` holds the processes of a data-parallel run.
     public init(model: EncoderModel, task: GLUETask, train: [TokenizedExample], dev: [TokenizedExample],
-                options: TrainingOptions, outputDirectory: URL, baseModelPath: String) throws {
+                options: TrainingOptions, outputDirectory: URL, baseModelPath: String,
+                group: ProcessGroup = SingleProcess()) throws {
         guard !train.isEmpty else { throw TrainingError.emptyTrainingSet }
         try options.validate()
         if options.method == .lora { try options.lora.validate(for: model.config, source: nil) }
@@ -152,6 +167,7 @@ public final class Trainer {
         self.options = options
         self.outputDirectory = outputDirectory
         self.baseModelPath = baseModelPath
+        self.group = group
         switch options.method {
         case .full: model.setFullFineTuning()
         case .lora:
@@ -174,12 +190,18 @@ public final class Trainer {
         stepsPerEpoch = (train.count + options.batchSize - 1) / options.batchSize
         schedule = LinearSchedule(peak: options.learningRate, totalSteps: stepsPerEpoch * options.epochs, warmupRatio: options.warmupRatio)
         let longest = (train + dev).map(\.ids.count).max() ?? 1
-        memoryPlan = MemoryPlan.plan(model: model, batchSize: min(options.batchSize, train.count), longest: longest)
+        let localBatch = (min(options.batchSize, train.count) + group.size - 1) / group.size
+        memoryPlan = MemoryPlan.plan(model: model, batchSize: localBatch, longest: longest)
         if let available = MemoryPlan.availableBytes(), memoryPlan.total > available {
             throw TrainingError.memoryPlan(plan: memoryPlan.description, availableMiB: available / 1_048_576)
         }
         identity = Trainer.identity(task: task, options: options, train: train, dev: dev)
+        // Full fine-tuning's gradients travel while the backward pass goes on; LoRA's in one call.
+        reduction = group.size > 1 ? GradientReduction(group: group, model: model, overlap: options.method == .full) : nil
     }
+
+    /// A progress line, from process 0 only.
+    func say(_ line: String) { if group.isWriter { progress(line) } }
 
     /// What the run's memory was planned at (checked against the available memory at start).
     public let memoryPlan: MemoryPlan
@@ -246,21 +268,23 @@ public final class Trainer {
 
     /// Runs (or, with `resume`, continues) training; returns the summary also written to summary.json.
     public func run(resume: Bool = false) throws -> TrainingSummary {
-        try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true)
+        let writer = group.isWriter
+        if writer { try FileManager.default.createDirectory(at: outputDirectory, withIntermediateDirectories: true) }
         let wallStart = Date()
         var state = RunState(dropoutRNG: RandomGenerator(seed: options.seed ^ 0xD80F))
-        if resume, FileManager.default.fileExists(atPath: checkpointURL.path) {
-            state = try loadCheckpoint()
-            progress("resumed from \(checkpointURL.path) at step \(state.step)")
-        } else {
+        if group.size > 1 { try shareInitialWeights() }
+        if resume, let resumed = try resumedState() {
+            state = resumed
+            say("resumed from \(checkpointURL.path) at step \(state.step)")
+        } else if writer {
             try? FileManager.default.removeItem(at: logURL)  // RunLog creates it afresh
         }
-        let log = try RunLog(url: logURL, truncateTo: state.logBytes)
+        let log = writer ? try RunLog(url: logURL, truncateTo: state.logBytes) : RunLog.discarding()
         if state.step == 0, let warm = warmStart, let dir = options.initAdapter {
             let head = warm.headReinitialised
                 ? "its head (\(warm.adapterHeadLabels.map(String.init) ?? "?") outputs) is not this task's (\(model.config.labelCount)): the head is re-initialised"
                 : warm.loadedHead.isEmpty ? "it has no head: the head is the model's" : "its head too"
-            progress("warm start from \(dir): A and B of every adapter, \(head)")
+            say("warm start from \(dir): A and B of every adapter, \(head)")
             try log.write(["type": .string("warm_start"), "adapter": .string(dir), "head_reinitialised": .bool(warm.headReinitialised),
                            "head_loaded": .array(warm.loadedHead.map { .string($0) })])
         }
@@ -270,6 +294,7 @@ public final class Trainer {
             let counts = model.parameterCounts
             try log.write(["type": .string("start"), "task": .string(task.name), "method": .string(options.method.rawValue),
                            "trainable_parameters": .number(Double(counts.trainable)), "total_parameters": .number(Double(counts.total)),
+                           "processes": .number(Double(group.size)),
                            "train_examples": .number(Double(train.count)), "dev_examples": .number(Double(dev.count)),
                            "steps_per_epoch": .number(Double(stepsPerEpoch)), "epochs": .number(Double(options.epochs))])
         }
@@ -285,10 +310,31 @@ public final class Trainer {
             while state.batchInEpoch < stepsPerEpoch {
                 if let stop = options.stopAfterSteps, state.step >= stop { stoppedEarly = true; break training }
                 let lo = state.batchInEpoch * options.batchSize, hi = min(train.count, lo + options.batchSize)
-                let (batch, labels) = Batching.batch(train, indices: order[lo..<hi], regression: task.isRegression)
+                // This process's share of the batch; each example's dropout masks are keyed by
+                // its place in the epoch, so the step does not depend on how the batch is shared.
+                let share = DataShard.share(of: lo..<hi, rank: group.rank, size: group.size)
                 let t0 = Date()
                 model.parameters.zeroGradients()
-                let (loss, _) = try model.forwardBackward(batch, labels: labels, training: true, rng: &state.dropoutRNG)
+                reduction?.begin()
+                var loss: Float = 0
+                var tokens = 0
+                if !share.isEmpty {
+                    let (batch, labels) = Batching.batch(train, indices: order[share], regression: task.isRegression)
+                    let keys = share.map { DropoutStream.key(seed: options.seed, epoch: state.epoch, position: $0) }
+                    (loss, _) = try model.forwardBackward(batch, labels: labels, training: true, dropout: DropoutStream(keys: keys),
+                                                          gradientScale: Float(share.count) / Float(hi - lo))
+                    tokens = batch.tokenCount
+                }
+                var reduceSeconds = 0.0
+                if let reduction {
+                    reduceSeconds = try reduction.finish()
+                    let t1 = Date()
+                    var sums = [Double(loss) * Double(share.count), Double(tokens)]
+                    try group.allreduce(&sums, .sum)
+                    reduceSeconds += Date().timeIntervalSince(t1)
+                    loss = Float(sums[0] / Double(hi - lo))
+                    tokens = Int(sums[1])
+                }
                 guard loss.isFinite else {
                     let cp = lastCheckpoint()
                     try log.write(["type": .string("error"), "step": .number(Double(state.step + 1)), "message": .string("non-finite loss \(loss)")])
@@ -316,18 +362,20 @@ public final class Trainer {
                 state.batchInEpoch += 1
                 let dt = Date().timeIntervalSince(t0)
                 state.trainSeconds += dt
-                tokensSinceReport += batch.tokenCount
+                tokensSinceReport += tokens
                 let epochPosition = Double(state.epoch) + Double(state.batchInEpoch) / Double(stepsPerEpoch)
-                try log.write(["type": .string("step"), "step": .number(Double(state.step)), "epoch": .number(epochPosition),
-                               "loss": .number(Double(loss)), "lr": .number(Double(lr)), "grad_norm": .number(norm),
-                               "tokens": .number(Double(batch.tokenCount)), "seconds": .number(dt),
-                               "train_seconds": .number(state.trainSeconds)])
+                var record: [String: JSONValue] = [
+                    "type": .string("step"), "step": .number(Double(state.step)), "epoch": .number(epochPosition),
+                    "loss": .number(Double(loss)), "lr": .number(Double(lr)), "grad_norm": .number(norm),
+                    "tokens": .number(Double(tokens)), "seconds": .number(dt), "train_seconds": .number(state.trainSeconds)]
+                if reduction != nil { record["allreduce_seconds"] = .number(reduceSeconds) }
+                try log.write(record)
                 let now = Date()
                 if now.timeIntervalSince(reportClock) >= 2 || state.step == totalSteps {
                     let rate = Double(tokensSinceReport) / max(now.timeIntervalSince(reportClock), 1e-9)
                     let perStep = now.timeIntervalSince(sessionStart) / Double(max(1, state.step - sessionStartStep))
                     let eta = perStep * Double(totalSteps - state.step)
-                    progress(String(format: "%@ %@ | step %d/%d | epoch %.2f | loss %.4f | lr %.2e | %.0f tok/s | ETA %@",
+                    say(String(format: "%@ %@ | step %d/%d | epoch %.2f | loss %.4f | lr %.2e | %.0f tok/s | ETA %@",
                                     task.name, options.method.rawValue, state.step, totalSteps, epochPosition, loss, lr, rate, Self.duration(eta)))
                     tokensSinceReport = 0
                     reportClock = now
@@ -344,8 +392,9 @@ public final class Trainer {
                     state.batchInEpoch = 0
                 }
                 if epochEnd || state.step % options.checkpointEvery == 0 {
+                    if try !WeightsDigest.agree(model.parameters, group: group) { throw TrainingError.processesDisagree(step: state.step) }
                     state.logBytes = log.bytesWritten
-                    try saveCheckpoint(state)
+                    if writer { try saveCheckpoint(state) }
                 }
                 afterStep?(state.step)
                 if epochEnd { break }
@@ -353,7 +402,7 @@ public final class Trainer {
         }
         // --keep last: the weights of the last step (a simulated kill keeps none: it resumes).
         if options.keep == .last, !(stoppedEarly && options.stopAfterSteps != nil) { try saveWeights() }
-        if !stoppedEarly || options.stopAfterSteps == nil {
+        if writer, !stoppedEarly || options.stopAfterSteps == nil {
             try? FileManager.default.removeItem(at: checkpointURL)
         }
         let counts = model.parameterCounts
@@ -369,7 +418,7 @@ public final class Trainer {
             reachedScoreAtSeconds: state.reachedScoreAtSeconds, weightsPath: weightsURL.lastPathComponent)
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(enc.encode(summary), to: outputDirectory.appendingPathComponent("summary.json"))
+        if writer { try AtomicFile.write(enc.encode(summary), to: outputDirectory.appendingPathComponent("summary.json")) }
         try log.write(["type": .string("end"), "steps": .number(Double(state.step)), "best_score": state.bestScore.map { .number($0) } ?? .null,
                        "train_seconds": .number(state.trainSeconds), "stopped_early": .bool(stoppedEarly)])
         return summary
@@ -389,7 +438,7 @@ public final class Trainer {
     /// Evaluates on dev, logs, keeps the best weights. Returns true when `stopAtScore` is reached.
     func evaluate(_ state: inout RunState, log: RunLog, epochPosition: Double) throws -> Bool {
         let t0 = Date()
-        let report = try Evaluation.evaluate(model: model, task: task, examples: dev, batchSize: options.evalBatchSize)
+        let report = try evaluateDev()
         state.evalSeconds += Date().timeIntervalSince(t0)
         state.lastMetrics = report.dictionary
         let score = report.primaryValue
@@ -398,7 +447,7 @@ public final class Trainer {
         try log.write(["type": .string("eval"), "step": .number(Double(state.step)), "epoch": .number(epochPosition),
                        "metrics": .object(metrics), "primary": .number(score), "metric": .string(report.primary.rawValue),
                        "train_seconds": .number(state.trainSeconds), "eval_seconds": .number(state.evalSeconds)])
-        progress(String(format: "%@ %@ | eval at step %d (epoch %.2f): %@ = %.4f", task.name, options.method.rawValue,
+        say(String(format: "%@ %@ | eval at step %d (epoch %.2f): %@ = %.4f", task.name, options.method.rawValue,
                         state.step, epochPosition, report.primary.rawValue, score))
         if state.bestScore.map({ score > $0 }) ?? true {
             state.bestScore = score
@@ -416,6 +465,7 @@ public final class Trainer {
     /// Writes the current weights (adapter or full model) atomically: into a temporary
     /// directory, then renamed over the previous one.
     func saveWeights() throws {
+        guard group.isWriter else { return }
         let fm = FileManager.default
         let tmp = outputDirectory.appendingPathComponent(".\(weightsURL.lastPathComponent).tmp")
         try? fm.removeItem(at: tmp)
@@ -437,6 +487,64 @@ public final class Trainer {
         if fm.fileExists(atPath: weightsURL.path) { try fm.moveItem(at: weightsURL, to: old) }
         try fm.moveItem(at: tmp, to: weightsURL)
         try? fm.removeItem(at: old)
+    }
+
+    /// The dev metrics. With several processes each predicts its share of the dev set, the
+    /// logits are summed into one table (each row is non-zero on one process only), and every
+    /// process computes the same metrics from it, so that they agree on the best step and on
+    /// stopping.
+    func evaluateDev() throws -> MetricReport {
+        guard group.size > 1 else { return try Evaluation.evaluate(model: model, task: task, examples: dev, batchSize: options.evalBatchSize) }
+        let k = model.config.labelCount
+        let mine = DataShard.share(of: 0..<dev.count, rank: group.rank, size: group.size)
+        var all = [Float](repeating: 0, count: dev.count * k)
+        let part = try Evaluation.logits(model: model, examples: dev[mine], batchSize: options.evalBatchSize)
+        all.replaceSubrange(mine.lowerBound * k ..< mine.upperBound * k, with: part)
+        if !all.isEmpty { try all.withUnsafeMutableBufferPointer { try group.allreduceSum($0.baseAddress!, count: $0.count) } }
+        return try Evaluation.report(task: task, logits: all, labelCount: k, examples: dev)
+    }
+
+    /// Gives every process process 0's trainable weights (its initial adapters and head), then
+    /// checks that all the weights agree.
+    func shareInitialWeights() throws {
+        for p in optimizer.parameters { try group.broadcast(p.value.pointer, count: p.count) }
+        if try !WeightsDigest.agree(model.parameters, group: group) { throw TrainingError.processesDisagree(step: 0) }
+    }
+
+    /// The checkpoint's run state when there is one to resume, else nil. Process 0 reads the
+    /// file and sends the weights, the moments and the state to the others, so that only it
+    /// needs the output directory.
+    func resumedState() throws -> RunState? {
+        var message: [UInt8] = [0]
+        var loaded: RunState?
+        var failure: Error?
+        if group.isWriter, FileManager.default.fileExists(atPath: checkpointURL.path) {
+            do {
+                let state = try loadCheckpoint()
+                loaded = state
+                message = [1] + Array(try JSONEncoder().encode(state))
+            } catch {
+                failure = error
+                message = [2] + Array(String(describing: error).utf8)
+            }
+        }
+        if group.size > 1 { message = try group.broadcast(message) }
+        switch message.first {
+        case 2:
+            throw failure ?? TrainingError.resumeFailedOnProcessZero(String(decoding: message.dropFirst(), as: UTF8.self))
+        case 1 where group.size > 1:
+            for (i, p) in optimizer.parameters.enumerated() {
+                try group.broadcast(p.value.pointer, count: p.count)
+                try group.broadcast(optimizer.firstMoment(i).pointer, count: p.count)
+                try group.broadcast(optimizer.secondMoment(i).pointer, count: p.count)
+            }
+            var steps = Int64(optimizer.stepCount)
+            try group.broadcast(&steps, bytes: 8, root: 0)
+            optimizer.restore(stepCount: Int(steps))
+            return try loaded ?? JSONDecoder().decode(RunState.self, from: Data(message.dropFirst()))
+        case 1: return loaded
+        default: return nil
+        }
     }
 
     // MARK: checkpoints
@@ -495,7 +603,7 @@ public final class Trainer {
 
 /// Append-only JSON-lines log; each record gets the wall-clock time `time` (Unix seconds).
 public final class RunLog {
-    let handle: FileHandle
+    let handle: FileHandle?
     /// Bytes in the file after the last write.
     public private(set) var bytesWritten: UInt64
 
@@ -504,15 +612,25 @@ public final class RunLog {
     public init(url: URL, truncateTo: UInt64 = 0) throws {
         // A file that cannot be created surfaces as FileHandle's error, which names it.
         if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
-        handle = try FileHandle(forWritingTo: url)
-        if truncateTo > 0 { try handle.truncate(atOffset: truncateTo) }
-        bytesWritten = try handle.seekToEnd()
+        let file = try FileHandle(forWritingTo: url)
+        if truncateTo > 0 { try file.truncate(atOffset: truncateTo) }
+        bytesWritten = try file.seekToEnd()
+        handle = file
     }
 
-    deinit { try? handle.close() }
+    /// A log that writes nothing (a data-parallel process other than 0).
+    public static func discarding() -> RunLog { RunLog() }
+
+    private init() {
+        handle = nil
+        bytesWritten = 0
+    }
+
+    deinit { try? handle?.close() }
 
     /// Appends one record.
     public func write(_ record: [String: JSONValue]) throws {
+        guard let handle else { return }
         var r = record
         r["time"] = .number(Date().timeIntervalSince1970)
         let enc = JSONEncoder()

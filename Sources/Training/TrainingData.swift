@@ -62,27 +62,40 @@ public enum Batching {
 public enum Evaluation {
     /// Predictions in batches of `batchSize` (eval mode), then the task's metrics.
     public static func evaluate(model: EncoderModel, task: GLUETask, examples: [TokenizedExample], batchSize: Int = 64) throws -> MetricReport {
-        let k = model.config.labelCount
+        let logits = try self.logits(model: model, examples: examples[...], batchSize: batchSize)
+        return try report(task: task, logits: logits, labelCount: model.config.labelCount, examples: examples)
+    }
+
+    /// The logits `(n, K)` of `examples` in eval mode, in batches of `batchSize`.
+    public static func logits(model: EncoderModel, examples: ArraySlice<TokenizedExample>, batchSize: Int = 64) throws -> [Float] {
+        var out: [Float] = []
+        out.reserveCapacity(examples.count * model.config.labelCount)
+        var start = examples.startIndex
+        while start < examples.endIndex {
+            let end = min(examples.endIndex, start + batchSize)
+            let chosen = examples[start..<end]
+            out += try model.predict(EncoderBatch(sequences: chosen.map(\.ids), typeIds: chosen.map(\.fullTypeIds)))
+            start = end
+        }
+        return out
+    }
+
+    /// The task's metrics of `logits` `(n, K)` against `examples`' labels: the arg-max class, or
+    /// the score of a regression head. A non-finite logit is an error naming its example.
+    public static func report(task: GLUETask, logits: [Float], labelCount k: Int, examples: [TokenizedExample]) throws -> MetricReport {
+        if let bad = logits.firstIndex(where: { !$0.isFinite }) {
+            throw EncoderError.invalidInput("dev example \(bad / max(1, k) + 1) gave a non-finite logit (\(logits[bad])); the weights or inputs are broken, no score is reported")
+        }
         var predictions: [Label] = []
         predictions.reserveCapacity(examples.count)
-        var start = 0
-        while start < examples.count {
-            let end = min(examples.count, start + batchSize)
-            let (batch, _) = Batching.batch(examples, indices: Array(start..<end)[...], regression: task.isRegression)
-            let logits = try model.predict(batch)
-            if let bad = logits.firstIndex(where: { !$0.isFinite }) {
-                throw EncoderError.invalidInput("dev example \(start + bad / max(1, k) + 1) gave a non-finite logit (\(logits[bad])); the weights or inputs are broken, no score is reported")
+        for i in 0..<examples.count {
+            if task.isRegression {
+                predictions.append(.score(logits[i]))
+            } else {
+                var best = 0
+                for j in 1..<k where logits[i * k + j] > logits[i * k + best] { best = j }
+                predictions.append(.classIndex(best))
             }
-            for i in 0..<(end - start) {
-                if task.isRegression {
-                    predictions.append(.score(logits[i]))
-                } else {
-                    var best = 0
-                    for j in 1..<k where logits[i * k + j] > logits[i * k + best] { best = j }
-                    predictions.append(.classIndex(best))
-                }
-            }
-            start = end
         }
         return try task.evaluate(predictions: predictions, labels: examples.map(\.label))
     }

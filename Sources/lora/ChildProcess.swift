@@ -1,5 +1,6 @@
 // Runs a `lora` subcommand in a child process, streaming its stderr and keeping its tail.
 import Foundation
+import Collectives
 
 /// How a child process ended.
 struct ChildOutcome: Sendable {
@@ -41,7 +42,8 @@ enum ChildProcess {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executablePath)
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
+        // A child is never one of the parent's mpirun processes: it runs alone.
+        var env = ProcessInfo.processInfo.environment.filter { !MPIProcessGroup.isLauncherVariable($0.key) }
         for (k, v) in environment { env[k] = v }
         process.environment = env
         let pipe = Pipe()

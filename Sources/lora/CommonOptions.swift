@@ -135,7 +135,18 @@ enum CLI {
 
     /// Writes a line to standard error.
     static func note(_ text: String) {
+        guard !silent else { return }
         FileHandle.standardError.write(Data((text + "\n").utf8))
+    }
+
+    /// Set on data-parallel processes other than 0: their notes would repeat process 0's.
+    nonisolated(unsafe) static var silent = false
+
+    /// Whether this process is one of an `mpirun` job other than process 0 (it writes no files
+    /// and does not check the output directory, which process 0 may already be writing).
+    static var isSecondaryProcess: Bool {
+        guard let rank = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] else { return false }
+        return rank != "0"
     }
 
     /// Formats a parameter count as "124,647,170".

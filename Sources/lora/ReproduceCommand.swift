@@ -8,6 +8,7 @@ import SafeTensors
 import Study
 import Tensors
 import Training
+import Collectives
 
 /// Plans the study, runs each (task, method, seed) with `lora study-run` in a child process of
 /// its own, then times each task's FFT, merged and unmerged LoRA models (its median runs)
@@ -100,21 +101,41 @@ struct ReproduceCommand: ParsableCommand {
         }
         let outURL = URL(fileURLWithPath: out, isDirectory: true)
         let fm = FileManager.default
-        try fm.createDirectory(at: outURL.appendingPathComponent("runs"), withIntermediateDirectories: true)
+        // Under mpirun: process p of N trains the plan's runs p, p + N, … and times tasks p, p + N, …
+        // (each in its own child process, as without MPI); process 0 writes the manifest and the report.
+        let group = try MPIProcessGroup.current()
+        let (rank, size) = (group.rank, group.size)
+        let threads = self.threads ?? (size > 1 ? max(1, System.coreCount / MPIProcessGroup.localSize()) : nil)
+        func note(_ text: String) { CLI.note(size > 1 ? "[process \(rank)/\(size)] " + text : text) }
+        if group.isWriter { try fm.createDirectory(at: outURL.appendingPathComponent("runs"), withIntermediateDirectories: true) }
         var failures = 0
         if !reportOnly {
-            try writeManifest(outURL, tasks: taskList, seeds: seedValues, plan: plan, methods: methodList)
-            for (i, run) in plan.enumerated() {
+            if group.isWriter { try writeManifest(outURL, tasks: taskList, seeds: seedValues, plan: plan, methods: methodList) }
+            try group.barrier()
+            if size > 1 { note("\(size) processes: this one trains runs \(rank + 1), \(rank + 1 + size), … of \(plan.count)") }
+            for (i, run) in plan.enumerated() where i % size == rank {
                 let dir = outURL.appendingPathComponent("runs/\(run.directoryName)")
                 if fm.fileExists(atPath: dir.appendingPathComponent("summary.json").path) {
-                    CLI.note("[\(i + 1)/\(plan.count)] \(run.directoryName): done, skipped")
+                    note("[\(i + 1)/\(plan.count)] \(run.directoryName): done, skipped")
                     continue
                 }
-                CLI.note("[\(i + 1)/\(plan.count)] \(run.directoryName): \(run.epochs) epochs, batch \(run.batchSize), lr \(run.learningRate)")
-                if try !train(run, directory: dir) { failures += 1 }
+                note("[\(i + 1)/\(plan.count)] \(run.directoryName): \(run.epochs) epochs, batch \(run.batchSize), lr \(run.learningRate)")
+                if try !train(run, directory: dir, threads: threads, note: note) { failures += 1 }
             }
-            for task in taskList where try !timeLatency(task, plan: plan, study: outURL) { failures += 1 }
-            if failures > 0 { CLI.note("\(failures) child process(es) failed; run the same command again to retry them") }
+            // Latency needs each task's finished runs, which other processes may have trained.
+            try group.barrier()
+            for (j, task) in taskList.enumerated() where j % size == rank {
+                if try !timeLatency(task, plan: plan, study: outURL, threads: threads, note: note) { failures += 1 }
+            }
+            var total = [Double(failures)]
+            try group.allreduce(&total, .sum)
+            failures = Int(total[0])
+            try group.barrier()
+            if failures > 0 && group.isWriter { CLI.note("\(failures) child process(es) failed; run the same command again to retry them") }
+        }
+        guard group.isWriter else {
+            if failures > 0 { throw ExitCode(1) }
+            return
         }
         try StudyReport.write(studyDirectory: outURL, referenceResults: reference.map { URL(fileURLWithPath: $0) },
                               options: ReportOptions(studyDirectoryLabel: out, referenceLabel: reference))
@@ -165,7 +186,7 @@ struct ReproduceCommand: ParsableCommand {
     }
 
     /// Trains one run in a child process; false (and `failed.json`) when the child failed.
-    func train(_ run: PlannedRun, directory dir: URL) throws -> Bool {
+    func train(_ run: PlannedRun, directory dir: URL, threads: Int?, note: (String) -> Void) throws -> Bool {
         let fm = FileManager.default
         try fm.createDirectory(at: dir, withIntermediateDirectories: true)
         let failedURL = dir.appendingPathComponent("failed.json")
@@ -177,7 +198,7 @@ struct ReproduceCommand: ParsableCommand {
         var arguments = ["study-run", "--model", model, "--data", data, "--plan", planURL.relativePath, "--dir", dir.relativePath]
         if let threads { arguments += ["--threads", String(threads)] }
         let started = Date()
-        let outcome = try ChildProcess.runLora(arguments, forward: CLI.note)
+        let outcome = try ChildProcess.runLora(arguments, forward: note)
         if outcome.succeeded { return true }
         let record: [String: JSONValue] = [
             "run": .string(run.directoryName), "exit_status": .number(Double(outcome.status)), "signalled": .bool(outcome.signalled),
@@ -185,18 +206,18 @@ struct ReproduceCommand: ParsableCommand {
             "started": .number(started.timeIntervalSince1970), "ended": .number(Date().timeIntervalSince1970),
         ]
         try AtomicFile.write(JSONValue.encodeObject(record), to: failedURL)
-        CLI.note("\(run.directoryName): FAILED (\(outcome.description)); recorded in \(failedURL.relativePath); going on with the other runs")
+        note("\(run.directoryName): FAILED (\(outcome.description)); recorded in \(failedURL.relativePath); going on with the other runs")
         return false
     }
 
     /// Times a task's median FFT and LoRA runs in one child process, into `latency/TASK.json`;
     /// skipped (true) when that file already holds those runs or a run is missing, false when
     /// the child failed.
-    func timeLatency(_ task: GLUETask, plan: [PlannedRun], study outURL: URL) throws -> Bool {
+    func timeLatency(_ task: GLUETask, plan: [PlannedRun], study outURL: URL, threads: Int?, note: (String) -> Void) throws -> Bool {
         let study = try StudyData.load(from: outURL)
         guard let full = study.medianRun(task: task.name, method: .full), let lora = study.medianRun(task: task.name, method: .lora),
               full.summary != nil, lora.summary != nil else {
-            CLI.note("\(task.name) latency: needs a finished FFT and LoRA run; skipped")
+            note("\(task.name) latency: needs a finished FFT and LoRA run; skipped")
             return true
         }
         let latencyDir = outURL.appendingPathComponent("latency")
@@ -204,11 +225,11 @@ struct ReproduceCommand: ParsableCommand {
         let outFile = latencyDir.appendingPathComponent("\(task.name).json")
         let fftName = full.directory.lastPathComponent, loraName = lora.directory.lastPathComponent
         if let existing = study.latency[task.name], existing.fftRun == fftName, existing.loraRun == loraName {
-            CLI.note("\(task.name) latency: done (\(fftName), \(loraName)), skipped")
+            note("\(task.name) latency: done (\(fftName), \(loraName)), skipped")
             return true
         }
         guard let planned = plan.first(where: { $0.task == task.name }) else { return true }
-        CLI.note("\(task.name) latency: \(fftName) vs \(loraName) merged and unmerged, \(latencyRounds) interleaved rounds")
+        note("\(task.name) latency: \(fftName) vs \(loraName) merged and unmerged, \(latencyRounds) interleaved rounds")
         var arguments = ["study-latency", "--model", model, "--data", data, "--task", task.name,
                          "--fft-model", full.directory.appendingPathComponent("model").relativePath,
                          "--adapter", lora.directory.appendingPathComponent("adapter").relativePath,
@@ -216,9 +237,9 @@ struct ReproduceCommand: ParsableCommand {
                          "--out", outFile.relativePath, "--fft-run", fftName, "--lora-run", loraName]
         if let cap = planned.maxDevExamples { arguments += ["--max-dev-examples", String(cap)] }
         if let threads { arguments += ["--threads", String(threads)] }
-        let outcome = try ChildProcess.runLora(arguments, forward: CLI.note)
+        let outcome = try ChildProcess.runLora(arguments, forward: note)
         if outcome.succeeded { return true }
-        CLI.note("\(task.name) latency: FAILED (\(outcome.description)):\n  " + outcome.stderrTail.suffix(5).joined(separator: "\n  "))
+        note("\(task.name) latency: FAILED (\(outcome.description)):\n  " + outcome.stderrTail.suffix(5).joined(separator: "\n  "))
         return false
     }
 

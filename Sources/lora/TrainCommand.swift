@@ -6,6 +6,7 @@ import Tensors
 import Training
 import InputValidation
 import DataFiles
+import Collectives
 
 extension FineTuningMethod: ExpressibleByArgument {}
 
@@ -136,7 +137,7 @@ struct TrainCommand: ParsableCommand {
             if let maxDevExamples { try rules.atLeast(maxDevExamples, 1, key: "--max-dev-examples") }
         }
         try CLI.validateThreads(threads)
-        try CLI.checkOutputDirectory(out, inputs: inputs, force: force || resume)
+        if !CLI.isSecondaryProcess { try CLI.checkOutputDirectory(out, inputs: inputs, force: force || resume) }
     }
 
     func options(for t: GLUETask?) throws -> (TrainingOptions, maxLength: Int) {
@@ -188,11 +189,29 @@ struct TrainCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Under mpirun: one process of a data-parallel job (Open MPI opened now, not before).
+        let group = try MPIProcessGroup.current()
+        guard group.size > 1 else { return try train(group: group) }
+        CLI.silent = !group.isWriter
+        do {
+            try train(group: group)
+        } catch {
+            // The others may be waiting in a collective: end the whole job, naming this process.
+            FileHandle.standardError.write(Data("lora train: process \(group.rank) of \(group.size): \(error)\n".utf8))
+            group.abort(code: 1)
+        }
+    }
+
+    func train(group: ProcessGroup) throws {
         let source = try dataSource()
         var glueTask: GLUETask?
         if case .glue(let t, _) = source { glueTask = t }
         var (opts, length) = try options(for: glueTask)
-        Threads.configure(threads)
+        // The processes on one host share its cores.
+        Threads.configure(threads ?? (group.size > 1 ? max(1, System.coreCount / MPIProcessGroup.localSize()) : nil))
+        if group.size > 1 {
+            CLI.note("data-parallel: \(group.size) processes, \(Threads.count) thread(s) each; batches of \(opts.batchSize) shared between them")
+        }
         // A GLUE task is known before its data: load (and check) the model first, as before;
         // a user's task is known once its training file has been read.
         func load(_ t: GLUETask) throws -> EncoderModel {
@@ -225,19 +244,23 @@ struct TrainCommand: ParsableCommand {
         }
         CLI.note("\(t.name): \(taskData.train.count) train / \(taskData.dev.count) dev examples, max length \(length), method \(opts.method.rawValue), \(opts.epochs) epochs of batch \(opts.batchSize), lr \(opts.learningRate)")
         let trainer = try Trainer(model: m, task: t, train: taskData.train, dev: taskData.dev, options: opts,
-                                  outputDirectory: URL(fileURLWithPath: out, isDirectory: true), baseModelPath: URL(fileURLWithPath: model).standardizedFileURL.path)
+                                  outputDirectory: URL(fileURLWithPath: out, isDirectory: true), baseModelPath: URL(fileURLWithPath: model).standardizedFileURL.path,
+                                  group: group)
         // A checkpoint resumes only the same run: same model (by content), data, length and caps.
         trainer.addInputIdentity(modelDirectory: URL(fileURLWithPath: model), maxLength: length,
                                  maxTrainExamples: maxTrainExamples, maxDevExamples: maxDevExamples)
         let counts = m.parameterCounts
         CLI.note("trainable parameters: \(CLI.grouped(counts.trainable)) of \(CLI.grouped(counts.total)); memory plan: \(trainer.memoryPlan.description)")
         if let hook = ProcessInfo.processInfo.environment[StudyRunCommand.killHookVariable] {
+            // DIR:STEP, or DIR:STEP:PROCESS to kill one process of a data-parallel job.
             let parts = hook.split(separator: ":")
-            if parts.count == 2, String(parts[0]) == URL(fileURLWithPath: out).lastPathComponent, let step = Int(parts[1]) {
+            if parts.count == 2 || (parts.count == 3 && Int(parts[2]) == group.rank),
+               String(parts[0]) == URL(fileURLWithPath: out).lastPathComponent, let step = Int(parts[1]) {
                 trainer.afterStep = { if $0 == step { kill(getpid(), SIGKILL) } }
             }
         }
         let summary = try trainer.run(resume: resume)
+        guard group.isWriter else { return }
         print(String(format: "%@ %@: best %@ = %.4f at epoch %.2f (step %d); %d steps in %.1f s; weights in %@",
                      t.name, opts.method.rawValue, summary.bestMetric, summary.bestScore ?? .nan, summary.bestEpoch, summary.bestStep,
                      summary.steps, summary.trainSeconds, trainer.weightsURL.relativePath))

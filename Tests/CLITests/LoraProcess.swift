@@ -24,8 +24,13 @@ enum LoraProcess {
 
     /// Runs `lora ARGUMENTS…` to completion, capturing both streams.
     static func run(_ arguments: [String], environment: [String: String]? = nil) throws -> Run {
+        try run(executable: binary(), arguments, environment: environment)
+    }
+
+    /// Runs `EXECUTABLE ARGUMENTS…` (`mpirun`, `ip`, …) to completion, capturing both streams.
+    static func run(executable: URL, _ arguments: [String], environment: [String: String]? = nil) throws -> Run {
         let process = Process()
-        process.executableURL = try binary()
+        process.executableURL = executable
         process.arguments = arguments
         if let environment { process.environment = environment }
         let out = Pipe(), err = Pipe()

@@ -101,6 +101,7 @@ extension EncoderModel {
                                saved: sv.adapters[LoRATarget.qkv.slot], scratch: scratch)
             }
             swap(&dX, &dNext)
+            afterLayerBackward?(l)
         }
         guard embeddingsTrainable else { return }
         // Embeddings: dropout → LayerNorm → scatter-add into the table.

@@ -55,7 +55,7 @@ extension EncoderModel {
     /// (no `norm₁` in layer 0, a sliding window in local layers); `final_norm`; pooling (first
     /// token or mean); `head.dense` → GELU → `head.norm` → dropout → `classifier`.
     /// `backward` keeps every layer's activations; without it the layers share one set.
-    func rotaryForward(_ batch: EncoderBatch, training: Bool, backward keep: Bool, rng: inout RandomGenerator) throws -> ForwardState {
+    func rotaryForward(_ batch: EncoderBatch, training: Bool, backward keep: Bool, dropout: inout DropoutStream) throws -> ForwardState {
         try validate(batch)
         arena.reset()
         let settings = config.modernBERT!
@@ -73,7 +73,7 @@ extension EncoderModel {
         let embMean = arena.allocate(t), embRstd = arena.allocate(t), embOut = arena.allocate(t * c)
         LayerNorm.forward(out: embOut, mean: embMean, rstd: embRstd, input: sum, weight: embeddingNorm.weight.pointer,
                           bias: embeddingNorm.bias?.pointer, rows: t, cols: c, eps: eps)
-        let embMask = dropoutInPlace(embOut, count: t * c, probability: config.embeddingDropout, training: training, rng: &rng)
+        let embMask = dropoutInPlace(embOut, rows: t, cols: c, probability: config.embeddingDropout, training: training, dropout: &dropout)
 
         // Layers. Without `keep`, every layer writes the same buffers (outputs alternate between two).
         let attnFloats = sequences.attentionFloats(heads: nh)
@@ -97,13 +97,13 @@ extension EncoderModel {
                                   bias: norm.bias?.pointer, rows: t, cols: c, eps: eps)
             }
             let qkv = sQKV ?? arena.allocate(3 * t * c)
-            linearForward(layer.qkv, out: qkv, input: normed, rows: t, saved: &ad[LoRATarget.qkv.slot], training: training, rng: &rng)
+            linearForward(layer.qkv, out: qkv, input: normed, rows: t, saved: &ad[LoRATarget.qkv.slot], training: training, dropout: &dropout)
             let global = settings.globalLayers[l]
             let table = global ? tables.global : tables.local
             Rotary.apply(qkv, ld: 3 * c, sequences: sequences, heads: nh, headDim: hd, table: table)
             Rotary.apply(qkv + c, ld: 3 * c, sequences: sequences, heads: nh, headDim: hd, table: table)
             let probs = sProbs ?? arena.allocate(attnFloats)
-            let attnMask = dropoutMask(count: attnFloats, probability: config.attentionDropout, training: training, rng: &rng)
+            let attnMask = dropoutAttentionMask(batch.sequences, heads: nh, probability: config.attentionDropout, training: training, dropout: &dropout)
             let context = sContext ?? arena.allocate(t * c)
             Attention.forward(out: context, ldOut: c, probs: probs, q: qkv, ldq: 3 * c, k: qkv + c, ldk: 3 * c, v: qkv + 2 * c, ldv: 3 * c,
                               sequences: sequences, heads: nh, headDim: hd, scale: 1 / Float(hd).squareRoot(),
@@ -111,21 +111,21 @@ extension EncoderModel {
                               window: global ? nil : settings.halfWindow, scratch: attnScratch)
             let middle = sMiddle ?? arena.allocate(t * c)
             linearForward(layer.attentionOutput, out: middle, input: context, rows: t, saved: &ad[LoRATarget.attentionOutput.slot],
-                          training: training, rng: &rng)
-            let outMask = dropoutInPlace(middle, count: t * c, probability: config.attentionDropout, training: training, rng: &rng)
+                          training: training, dropout: &dropout)
+            let outMask = dropoutInPlace(middle, rows: t, cols: c, probability: config.attentionDropout, training: training, dropout: &dropout)
             Rows.addScaled(middle, 1, x, t * c)
             let normed2 = sNormed2 ?? arena.allocate(t * c), mean2 = sMean2 ?? arena.allocate(t), rstd2 = sRstd2 ?? arena.allocate(t)
             LayerNorm.forward(out: normed2, mean: mean2, rstd: rstd2, input: middle, weight: layer.outputNorm.weight.pointer,
                               bias: layer.outputNorm.bias?.pointer, rows: t, cols: c, eps: eps)
             let gated = sGated ?? arena.allocate(2 * t * im)
             linearForward(layer.intermediate, out: gated, input: normed2, rows: t, saved: &ad[LoRATarget.intermediate.slot],
-                          training: training, rng: &rng)
+                          training: training, dropout: &dropout)
             let activation = sActivation ?? arena.allocate(t * im)
             GeGLU.forward(out: activation, input: gated, rows: t, width: im)
-            let mlpMask = dropoutInPlace(activation, count: t * im, probability: config.hiddenDropout, training: training, rng: &rng)
+            let mlpMask = dropoutInPlace(activation, rows: t, cols: im, probability: config.hiddenDropout, training: training, dropout: &dropout)
             let output = sOutputs.map { l % 2 == 0 ? $0.0 : $0.1 } ?? arena.allocate(t * c)
             linearForward(layer.output, out: output, input: activation, rows: t, saved: &ad[LoRATarget.output.slot],
-                          training: training, rng: &rng)
+                          training: training, dropout: &dropout)
             Rows.addScaled(output, 1, middle, t * c)
             if keep {
                 saved.append(RotaryLayerSaved(input: x, normed: normed, mean1: mean1, rstd1: rstd1, qkv: qkv, adapters: ad, probs: probs,
@@ -156,14 +156,14 @@ extension EncoderModel {
         }
         var noAdapter = AdapterSaved()
         let denseOut = arena.allocate(b * c), denseAct = arena.allocate(b * c)
-        linearForward(headDense, out: denseOut, input: pooled, rows: b, saved: &noAdapter, training: training, rng: &rng)
+        linearForward(headDense, out: denseOut, input: pooled, rows: b, saved: &noAdapter, training: training, dropout: &dropout)
         GELU.forward(out: denseAct, input: denseOut, count: b * c)
         let outIn = arena.allocate(b * c), headMean = arena.allocate(b), headRstd = arena.allocate(b)
         LayerNorm.forward(out: outIn, mean: headMean, rstd: headRstd, input: denseAct, weight: headNorm.weight.pointer,
                           bias: headNorm.bias?.pointer, rows: b, cols: c, eps: eps)
-        let outMask = dropoutInPlace(outIn, count: b * c, probability: config.headDropout, training: training, rng: &rng)
+        let outMask = dropoutInPlace(outIn, rows: b, cols: c, probability: config.headDropout, training: training, dropout: &dropout)
         let logits = arena.allocate(b * config.labelCount)
-        linearForward(headOut, out: logits, input: outIn, rows: b, saved: &noAdapter, training: training, rng: &rng)
+        linearForward(headOut, out: logits, input: outIn, rows: b, saved: &noAdapter, training: training, dropout: &dropout)
 
         var state = ForwardState(tokenCount: t, sequences: sequences, tokenIds: batch.tokenIds, typeIds: batch.typeIds, positionIds: [],
                                  embeddingSum: sum, embeddingMean: embMean, embeddingRstd: embRstd, embeddingMask: embMask,

@@ -1,0 +1,155 @@
+// Data-parallel training's pieces: each process's share of a batch, the gradient all-reduce (bucketed and overlapped), and the weights' agreement check.
+import Foundation
+import Collectives
+import Encoders
+import Tensors
+
+/// How a global batch, or the dev set, is split between the processes of a group.
+public enum DataShard {
+    /// Process `rank`'s contiguous share of `range` among `size`: the first `count % size`
+    /// processes take one more. Empty when the range is shorter than the group.
+    public static func share(of range: Range<Int>, rank: Int, size: Int) -> Range<Int> {
+        let n = range.count, base = n / size, extra = n % size
+        let start = range.lowerBound + rank * base + min(rank, extra)
+        return start ..< start + base + (rank < extra ? 1 : 0)
+    }
+}
+
+/// Sums the gradient slab over the processes of a group after each backward pass.
+///
+/// LoRA's gradients (about a megabyte) go in one `MPI_Allreduce`. With `overlap`, as each
+/// layer's gradients become final in the backward pass (`EncoderModel.afterLayerBackward`), the
+/// part of the slab that is final is started as an `MPI_Iallreduce` once it holds
+/// `bucketFloats`, so that most of a full fine-tuning step's 4 bytes per parameter travel while
+/// the layers below are computed; `finish` starts the rest and waits. The slab must then be laid
+/// out head-side last: layer `l`'s gradients below layer `l + 1`'s and every embedding
+/// gradient below layer 0's (`overlapLayout` checks it). Every process starts the same
+/// buckets in the same order, even one whose backward pass was skipped.
+final class GradientReduction {
+    let group: ProcessGroup
+    let store: ParameterStore
+    /// Layer `l`'s lowest gradient offset, when the slab allows overlap.
+    let layerStarts: [Int]?
+    let bucketFloats: Int
+    /// Offsets at or above `posted` have been started; `[ready, posted)` is final but not started.
+    private var posted = 0, ready = 0
+    /// The next layer whose gradients the backward pass will finish.
+    private var nextLayer = 0
+    private var failure: Error?
+    /// Seconds spent in MPI calls during the last step.
+    private(set) var seconds = 0.0
+
+    init(group: ProcessGroup, model: EncoderModel, overlap: Bool, bucketBytes: Int = 8 << 20) {
+        self.group = group
+        self.store = model.parameters
+        self.layerStarts = overlap ? Self.overlapLayout(model) : nil
+        self.bucketFloats = max(1, bucketBytes / MemoryLayout<Float>.stride)
+        if layerStarts != nil {
+            model.afterLayerBackward = { [unowned self] l in self.layerFinished(l) }
+        }
+    }
+
+    /// Each layer's lowest gradient offset when the slab is ordered embeddings < layer 0 < … <
+    /// layer L−1 ≤ everything else (head, final norm), else nil.
+    static func overlapLayout(_ model: EncoderModel) -> [Int]? {
+        var starts: [Int] = []
+        var previousEnd = 0
+        for l in 0..<model.layerCount {
+            guard let r = model.layerGradientRange(l), r.lowerBound >= previousEnd else { return nil }
+            starts.append(r.lowerBound)
+            previousEnd = r.upperBound
+        }
+        guard let first = starts.first else { return nil }
+        let inLayers = Set((0..<model.layerCount).flatMap { l in model.parameters.trainable.filter { p in
+            p.gradientOffset.map { model.layerGradientRange(l)!.contains($0) } ?? false }.map { ObjectIdentifier($0) } })
+        for p in model.parameters.trainable where !inLayers.contains(ObjectIdentifier(p)) {
+            guard let offset = p.gradientOffset else { continue }
+            let isEmbedding = model.embeddingParameters.contains { $0 === p }
+            if isEmbedding ? offset + p.count > first : offset < previousEnd { return nil }
+        }
+        return starts
+    }
+
+    /// Starts a step: nothing posted.
+    func begin() {
+        posted = store.gradientCount
+        ready = posted
+        nextLayer = (layerStarts?.count ?? 0) - 1
+        failure = nil
+        seconds = 0
+    }
+
+    func layerFinished(_ l: Int) {
+        guard let starts = layerStarts, failure == nil else { return }
+        let t0 = Date()
+        do {
+            while nextLayer >= l {
+                ready = starts[nextLayer]
+                nextLayer -= 1
+                if posted - ready >= bucketFloats { try start() }
+            }
+            try group.progress()
+        } catch { failure = error }
+        seconds += Date().timeIntervalSince(t0)
+    }
+
+    private func start() throws {
+        guard posted > ready, let base = store.gradients?.base else { return }
+        try group.startAllreduceSum(base + ready, count: posted - ready)
+        posted = ready
+    }
+
+    /// Starts what is left (as the layers not reported would have) and waits: afterwards the
+    /// slab holds the sum over every process. Returns the seconds spent in MPI this step.
+    func finish() throws -> Double {
+        let t0 = Date()
+        if let failure { throw failure }
+        if layerStarts != nil {
+            layerFinished(0)
+            if let failure { throw failure }
+            ready = 0
+            try start()
+            try group.waitAll()
+        } else if let base = store.gradients?.base, store.gradientCount > 0 {
+            try group.allreduceSum(base, count: store.gradientCount)
+        }
+        seconds += Date().timeIntervalSince(t0)
+        return seconds
+    }
+}
+
+/// A 64-bit digest of every parameter value's bits (FNV-1a over 32-bit words): processes
+/// holding the same weights have the same digest.
+enum WeightsDigest {
+    static func of(_ store: ParameterStore) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        let n = store.values.used
+        store.values.base.withMemoryRebound(to: UInt32.self, capacity: n) { words in
+            // Four interleaved lanes keep the loop from waiting on one multiply chain.
+            var lanes: (UInt64, UInt64, UInt64, UInt64) = (h, h ^ 1, h ^ 2, h ^ 3)
+            var i = 0
+            while i + 4 <= n {
+                lanes.0 = (lanes.0 ^ UInt64(words[i])) &* 0x100_0000_01B3
+                lanes.1 = (lanes.1 ^ UInt64(words[i + 1])) &* 0x100_0000_01B3
+                lanes.2 = (lanes.2 ^ UInt64(words[i + 2])) &* 0x100_0000_01B3
+                lanes.3 = (lanes.3 ^ UInt64(words[i + 3])) &* 0x100_0000_01B3
+                i += 4
+            }
+            while i < n { lanes.0 = (lanes.0 ^ UInt64(words[i])) &* 0x100_0000_01B3; i += 1 }
+            h = lanes.0 ^ (lanes.1 &* 3) ^ (lanes.2 &* 5) ^ (lanes.3 &* 7)
+        }
+        return h
+    }
+
+    /// Whether every process of `group` holds the same weights: compares the digests' minimum
+    /// and maximum over the group (as doubles, on 52-bit halves so that they are exact).
+    static func agree(_ store: ParameterStore, group: ProcessGroup) throws -> Bool {
+        guard group.size > 1 else { return true }
+        let d = of(store)
+        let parts = [Double(d >> 32), Double(d & 0xFFFF_FFFF)]
+        var low = parts, high = parts
+        try group.allreduce(&low, .min)
+        try group.allreduce(&high, .max)
+        return low == high
+    }
+}
