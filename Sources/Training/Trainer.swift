@@ -153,10 +153,11 @@ public final class Trainer {
     let reduction: GradientReduction?
 
     /// Prepares the model for `options.method` (attaching adapters for LoRA) and the optimizer;
-    /// `group` holds the processes of a data-parallel run.
+    /// `group` holds the processes of a data-parallel run. Full fine-tuning's gradients are
+    /// reduced in buckets of `bucketBytes` started during the backward pass (0: one call after it).
     public init(model: EncoderModel, task: GLUETask, train: [TokenizedExample], dev: [TokenizedExample],
                 options: TrainingOptions, outputDirectory: URL, baseModelPath: String,
-                group: ProcessGroup = SingleProcess()) throws {
+                group: ProcessGroup = SingleProcess(), bucketBytes: Int = 8 << 20) throws {
         guard !train.isEmpty else { throw TrainingError.emptyTrainingSet }
         try options.validate()
         if options.method == .lora { try options.lora.validate(for: model.config, source: nil) }
@@ -197,7 +198,8 @@ public final class Trainer {
         }
         identity = Trainer.identity(task: task, options: options, train: train, dev: dev)
         // Full fine-tuning's gradients travel while the backward pass goes on; LoRA's in one call.
-        reduction = group.size > 1 ? GradientReduction(group: group, model: model, overlap: options.method == .full) : nil
+        reduction = group.size > 1
+            ? GradientReduction(group: group, model: model, overlap: options.method == .full && bucketBytes > 0, bucketBytes: bucketBytes) : nil
     }
 
     /// A progress line, from process 0 only.

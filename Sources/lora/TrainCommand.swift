@@ -24,7 +24,10 @@ struct TrainCommand: ParsableCommand {
         Writes OUT/log.jsonl (every step and evaluation), OUT/summary.json and the best weights: \
         OUT/adapter (a PEFT adapter) for LoRA, OUT/model (a Hugging Face model) for full fine-tuning. \
         --preset paper applies the paper's Table 7 for SST-2, MRPC, CoLA, RTE and STS-B. \
-        --resume continues a killed run from OUT/checkpoint.safetensors.
+        --resume continues a killed run from OUT/checkpoint.safetensors. \
+        Under Open MPI's mpirun (mpirun -np N lora train …) the run is data-parallel: each process \
+        computes its share of every batch of --batch-size, gradients are summed with MPI_Allreduce, \
+        and process 0 writes every file; the weights are those of the single-process run.
         """
     )
 
@@ -80,7 +83,10 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "Also evaluate every N steps.") var evalEvery: Int?
     @Option(help: "Write a resumable checkpoint every N steps (and at each epoch end).") var checkpointEvery: Int = 200
     @Option(help: "Stop once the dev primary metric reaches this value (iso-accuracy runs).") var stopAtScore: Double?
-    @Option(help: "Threads (default: all cores).") var threads: Int?
+    @Option(help: "Threads (default: all cores; under mpirun, the cores shared among the host's processes).") var threads: Int?
+    @Option(name: .customLong("allreduce-bucket-mib"),
+            help: "Under mpirun, full fine-tuning: gradients are summed in buckets of this many MiB, started as the backward pass finishes them (0: one MPI_Allreduce after the backward pass).")
+    var allreduceBucketMiB: Int = 8
 
     @Option(help: "Output directory.")
     var out: String
@@ -137,6 +143,7 @@ struct TrainCommand: ParsableCommand {
             if let maxDevExamples { try rules.atLeast(maxDevExamples, 1, key: "--max-dev-examples") }
         }
         try CLI.validateThreads(threads)
+        try CLI.usage { try ValueRules(source: nil).within(allreduceBucketMiB, 0...4096, key: "--allreduce-bucket-mib") }
         if !CLI.isSecondaryProcess { try CLI.checkOutputDirectory(out, inputs: inputs, force: force || resume) }
     }
 
@@ -245,7 +252,7 @@ struct TrainCommand: ParsableCommand {
         CLI.note("\(t.name): \(taskData.train.count) train / \(taskData.dev.count) dev examples, max length \(length), method \(opts.method.rawValue), \(opts.epochs) epochs of batch \(opts.batchSize), lr \(opts.learningRate)")
         let trainer = try Trainer(model: m, task: t, train: taskData.train, dev: taskData.dev, options: opts,
                                   outputDirectory: URL(fileURLWithPath: out, isDirectory: true), baseModelPath: URL(fileURLWithPath: model).standardizedFileURL.path,
-                                  group: group)
+                                  group: group, bucketBytes: allreduceBucketMiB << 20)
         // A checkpoint resumes only the same run: same model (by content), data, length and caps.
         trainer.addInputIdentity(modelDirectory: URL(fileURLWithPath: model), maxLength: length,
                                  maxTrainExamples: maxTrainExamples, maxDevExamples: maxDevExamples)

@@ -246,4 +246,23 @@ final class DataParallelTests: XCTestCase {
         XCTAssertNotNil(tb.latency, "a process timed the task")
         XCTAssertEqual(a.claims.map(\.id), b.claims.map(\.id))
     }
+
+    /// Without mpirun, `lora` never opens libmpi (a library path that does not exist is not
+    /// noticed); started as one of an mpirun job with no Open MPI to open, it says so and fails.
+    func testOpenMPIIsOpenedOnlyUnderMPIRun() throws {
+        let model = try TestPaths.require(TestPaths.miniLMDirectory, hint: "scripts/fetch-model.sh installs it").get()
+        let glue = try TestPaths.require(TestPaths.glueDirectory, hint: "set SWIFT_LORA_GLUE_DIR").get()
+        let dir = try temporaryDirectory()
+        var env = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("OMPI_") && !$0.key.hasPrefix("PMIX_") }
+        env["LORA_MPI_LIBRARY"] = "/nonexistent/libmpi.so.40"
+        let r = (model: model.path, glue: glue.path, mpirun: URL(fileURLWithPath: "/usr/bin/mpirun"))
+        let plain = try LoraProcess.run(trainArguments(r, method: "lora", out: dir.appendingPathComponent("plain")), environment: env)
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        env["OMPI_COMM_WORLD_SIZE"] = "2"
+        env["OMPI_COMM_WORLD_RANK"] = "0"
+        let launched = try LoraProcess.run(trainArguments(r, method: "lora", out: dir.appendingPathComponent("launched")), environment: env)
+        XCTAssertNotEqual(launched.status, 0)
+        XCTAssertTrue(launched.stderr.contains("MPI: cannot open /nonexistent/libmpi.so.40"), launched.stderr)
+        XCTAssertTrue(launched.stderr.contains("install Open MPI"), launched.stderr)
+    }
 }
