@@ -37,7 +37,7 @@ public final class MPIProcessGroup: ProcessGroup {
         var error = [CChar](repeating: 0, count: 512)
         let library = ProcessInfo.processInfo.environment["LORA_MPI_LIBRARY"]
         let loaded = library.map { lora_mpi_load($0, &error, error.count) } ?? lora_mpi_load(nil, &error, error.count)
-        guard loaded == 0 else { throw CollectiveError.unavailable(String(cString: error)) }
+        guard loaded == 0 else { throw CollectiveError.unavailable(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
         try check(lora_mpi_init(), "MPI_Init_thread")
         let group = MPIProcessGroup(rank: Int(lora_mpi_rank()), size: Int(lora_mpi_size()))
         shared = group

@@ -14,6 +14,12 @@ public enum Linear {
             for r in 0..<rows { (out + r * outFeatures).update(from: bias, count: outFeatures) }
             beta = 1
         }
+        if backend == .oneDNN, rows > 0 {
+            OneDNN.multiply(m: rows, n: outFeatures, k: inFeatures, a: input, lda: inFeatures,
+                            b: weight, ldb: weightTransposed ? outFeatures : inFeatures, transposeB: !weightTransposed,
+                            c: out, ldc: outFeatures, beta: beta)
+            return
+        }
         Gemm.multiply(m: rows, n: outFeatures, k: inFeatures,
                       a: input, lda: inFeatures,
                       b: weight, ldb: weightTransposed ? outFeatures : inFeatures, transposeB: !weightTransposed,

@@ -162,3 +162,21 @@ enum CLI {
 }
 
 extension LoRAInitialisation: ExpressibleByArgument {}
+
+/// `--fp32-gemm`: the library behind the fp32 products of inference Linears.
+struct FP32GemmOptions: ParsableArguments {
+    @Option(name: .customLong("fp32-gemm"),
+            help: "The fp32 Linear products at inference: auto (oneDNN when libdnnl.so.2 is installed, else OpenBLAS), openblas or onednn.")
+    var fp32Gemm: String = "auto"
+
+    /// Chooses the backend (call after `Threads.configure`): `onednn` fails when oneDNN is absent.
+    func apply() throws {
+        switch fp32Gemm {
+        case "auto": Linear.useBackend(.oneDNN)
+        case "openblas": Linear.useBackend(.openBLAS)
+        case "onednn": if let why = Linear.useBackend(.oneDNN) { throw ValidationError("--fp32-gemm onednn: \(why)") }
+        default: throw ValidationError("--fp32-gemm must be auto, openblas or onednn, not '\(fp32Gemm)'")
+        }
+    }
+}
+

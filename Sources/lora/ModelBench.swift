@@ -114,7 +114,10 @@ struct BenchResult {
             Swift.print(String(format: "  GFLOP/s       %.1f", gflops))
             Swift.print(String(format: "  GEMM share    %.1f%%", gemmShare * 100))
             Swift.print(String(format: "  peak RSS      %.0f MiB", peakRSSMiB))
-            for (k, v) in extra { Swift.print("  \(k.padding(toLength: 13, withPad: " ", startingAt: 0)) \(v)") }
+            for (k, v) in extra {
+                let shown = v.hasPrefix("\"") && v.hasSuffix("\"") ? String(v.dropFirst().dropLast()) : v  // a JSON string, bare
+                Swift.print("  \(k.padding(toLength: 13, withPad: " ", startingAt: 0)) \(shown)")
+            }
         }
     }
 }
@@ -194,12 +197,15 @@ struct InferBench: ParsableCommand {
     @Flag(help: "Keep the adapter unmerged (to measure the unmerged cost).")
     var unmerged = false
 
+    @OptionGroup var fp32: FP32GemmOptions
+
     @Flag(help: "Run the encoder's Linears in int8: weights per output channel, activations per row at run time, int32 products (as ONNX Runtime's quantize_dynamic). Embeddings, LayerNorms, attention and the head stay fp32.")
     var int8 = false
 
     func run() throws {
         Threads.configure(workload.threads)
         let m = try CLI.loadModel(workload.model, task: workload.task.map { try CLI.task($0) } ?? nil, adapter: adapter)
+        try fp32.apply()
         CLI.prepareForInference(m, int8: int8, merge: !unmerged)
         let (batches, _) = try workload.batches(model: m, count: 1, split: .dev)
         var times: [Double] = [], gemm: [Double] = []
@@ -221,7 +227,7 @@ struct InferBench: ParsableCommand {
         let name = workload.task.map { "infer \($0) dev in batches of \(workload.batch)" } ?? "infer \(workload.batch)x\(workload.seq)"
         BenchResult(workload: name, secondsPerStep: med, tokensPerSecond: Double(tokens) / med, gflops: flops / med / 1e9,
                     gemmShare: median(gemm), peakRSSMiB: Double(ProcessMemory.peakRSSBytes ?? 0) / 1_048_576,
-                    extra: [("batches", "\(batches.count)"), ("merged", unmerged ? "false" : "true")]).print(json: workload.json)
+                    extra: [("batches", "\(batches.count)"), ("merged", unmerged ? "false" : "true"), ("fp32_gemm", "\"\(Linear.backend.rawValue)\"")]).print(json: workload.json)
     }
 }
 

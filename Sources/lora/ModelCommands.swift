@@ -61,6 +61,8 @@ struct ParamsCommand: ParsableCommand {
 
 /// `lora predict`: logits for each line of standard input.
 struct PredictCommand: ParsableCommand {
+    @OptionGroup var fp32: FP32GemmOptions
+
     static let configuration = CommandConfiguration(
         commandName: "predict",
         abstract: "Predict the inputs of a data file (--file) or of stdin, one per line (a tab separates a pair).",
@@ -132,6 +134,7 @@ struct PredictCommand: ParsableCommand {
             CLI.note("warning: \(adapter ?? model) has no trained classification head (initialised at random: "
                 + "\(m.newlyInitialised.joined(separator: ", "))); its predictions mean nothing, and each output line says \"random_head\": true")
         }
+        try fp32.apply()
         CLI.prepareForInference(m, int8: int8)
         if let file {
             let tokenizer = try CLI.tokenizer(model)
@@ -196,6 +199,8 @@ struct PredictCommand: ParsableCommand {
 
 /// `lora eval`: metrics of a model (optionally with an adapter) on a task's dev set.
 struct EvalCommand: ParsableCommand {
+    @OptionGroup var fp32: FP32GemmOptions
+
     static let configuration = CommandConfiguration(
         commandName: "eval", abstract: "Print a model's metrics on a GLUE task's dev set, or on a labelled CSV/TSV/JSON Lines file.",
         discussion: "With --file, labels are matched to the model's class names (id2label, or the adapter's labels.json); a label that is no name but an integer k is class k.")
@@ -256,6 +261,7 @@ struct EvalCommand: ParsableCommand {
         let t = try CLI.task(task ?? "")
         let m = try CLI.loadModel(model, task: t, adapter: adapter)
         let maxLength = try checkLengthAndHead(m, headFor: t.name)
+        try fp32.apply()
         CLI.prepareForInference(m, int8: int8)
         let data = try TaskData.load(task: t, dataDirectory: URL(fileURLWithPath: self.data ?? ""), tokenizer: CLI.tokenizer(model),
                                      maxLength: maxLength, maxDevExamples: maxExamples, splits: [.dev])
@@ -269,6 +275,7 @@ struct EvalCommand: ParsableCommand {
         let maxLength = try checkLengthAndHead(m, headFor: nil)
         let scheme = GLUETask.scheme(labelNames: m.config.labelNames, labelCount: m.config.labelCount)
         let t = try CLI.usageValue { try GLUETask.user(name: GLUETask.userTaskName(path: path), scheme: scheme, primary: metric) }
+        try fp32.apply()
         CLI.prepareForInference(m, int8: int8)
         let read = try UserData.readLabelled(try dataFile.open(path), columns: dataFile.columns(), scheme: scheme, tokenizer: CLI.tokenizer(model),
                                              maxLength: maxLength, limit: maxExamples, indexFallback: true)

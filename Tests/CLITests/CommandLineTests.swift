@@ -51,3 +51,22 @@ final class CommandLineTests: XCTestCase {
 extension String {
     func leftPadded(to width: Int) -> String { String(repeating: "0", count: max(0, width - count)) + self }
 }
+
+/// `--fp32-gemm`: auto falls back to OpenBLAS without oneDNN; onednn then fails, naming the library.
+final class FP32GemmOptionTests: XCTestCase {
+    func testMissingOneDNNFallsBackUnderAutoAndFailsWhenAskedFor() throws {
+        let model = try TestPaths.require(TestPaths.miniLMDirectory, hint: "scripts/fetch-model.sh installs it").get()
+        var env = ProcessInfo.processInfo.environment
+        env["LORA_ONEDNN_LIBRARY"] = "/nonexistent/libdnnl.so.2"
+        let base = ["bench", "infer", "--model", model.path, "--batch", "1", "--seq", "16", "--steps", "1", "--warmup", "0", "--json"]
+        let auto = try LoraProcess.run(base, environment: env)
+        XCTAssertEqual(auto.status, 0, auto.stderr)
+        XCTAssertTrue(auto.stdout.contains("\"fp32_gemm\":\"openblas\"") || auto.stdout.contains("\"fp32_gemm\": \"openblas\""), auto.stdout)
+        let forced = try LoraProcess.run(base + ["--fp32-gemm", "onednn"], environment: env)
+        XCTAssertNotEqual(forced.status, 0)
+        XCTAssertTrue(forced.stderr.contains("cannot open /nonexistent/libdnnl.so.2"), forced.stderr)
+        env["LORA_ONEDNN_LIBRARY"] = nil
+        let found = try LoraProcess.run(base + ["--fp32-gemm", "onednn"], environment: env)
+        XCTAssertEqual(found.status, 0, "oneDNN is installed by scripts/setup.sh (libdnnl2): " + found.stderr)
+    }
+}
