@@ -104,16 +104,21 @@ public enum Int8Linear {
         let products = (zerosRaw + ((4 * rows + 63) & ~63)).bindMemory(to: Int32.self, capacity: rows * n)
         lora_int8_quantize_rows_u8(Int32(rows), Int32(k), Int32(kp), input, q, rowScales, rowZeros)
         // The kernel gives Σ (q − 128) · w; (128 − z_t) · Σ w turns it into Σ (q − z_t) · w.
-        Int8Gemm.multiplyPacked(m: rows, xu8: q, weight: weight.packed, out: products)
+        // Each worker scales its own column panels as soon as it has their products (still in
+        // cache), in the same parallel pass.
+        let packed: UnsafeMutablePointer<lora_int8_weight> = weight.packed, nr = Int(packed.pointee.nr)
         weight.columnSums.withUnsafeBufferPointer { sums in
-            nonisolated(unsafe) let (o0, p0, rs, rz, ws, bias, cs) = (out, products, rowScales, rowZeros, weight.scales, bias, sums.baseAddress!)
-            Threads.parallelFor(rows, minimumChunk: 16) { start, end in
-                for t in start..<end {
+            nonisolated(unsafe) let (o0, p0, rs, rz, ws, bias, cs, x, w) = (out, products, rowScales, rowZeros, weight.scales, bias, sums.baseAddress!,
+                                                                         UnsafePointer(q), UnsafePointer(packed))
+            Threads.parallelFor(Int(packed.pointee.panels), minimumChunk: 1) { start, end in
+                lora_int8_gemm_packed(Int32(rows), x, w, p0, Int32(n), Int32(start), Int32(end))
+                let c0 = start * nr, c1 = min(n, end * nr)
+                for t in 0..<rows {
                     let s = rs[t], shift = 128 - rz[t], o = o0 + t * n, acc = p0 + t * n
                     if let bias {
-                        for j in 0..<n { o[j] = Float(acc[j] &+ shift &* cs[j]) * (s * ws[j]) + bias[j] }
+                        for j in c0..<c1 { o[j] = Float(acc[j] &+ shift &* cs[j]) * (s * ws[j]) + bias[j] }
                     } else {
-                        for j in 0..<n { o[j] = Float(acc[j] &+ shift &* cs[j]) * (s * ws[j]) }
+                        for j in c0..<c1 { o[j] = Float(acc[j] &+ shift &* cs[j]) * (s * ws[j]) }
                     }
                 }
             }
