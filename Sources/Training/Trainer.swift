@@ -253,6 +253,8 @@ public final class Trainer {
         var step = 0
         var epoch = 0
         var batchInEpoch = 0
+        /// Unused since dropout masks are keyed per example (`DropoutStream.key`); kept so that
+        /// checkpoints written before still decode.
         var dropoutRNG: RandomGenerator
         var bestScore: Double?
         var bestStep = 0

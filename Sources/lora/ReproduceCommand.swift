@@ -81,6 +81,20 @@ struct ReproduceCommand: ParsableCommand {
     }
 
     func run() throws {
+        let group = try MPIProcessGroup.current()
+        guard group.size > 1 else { return try study(group: group) }
+        do {
+            try study(group: group)
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            // The others may be waiting at a barrier: end the whole job, naming this process.
+            FileHandle.standardError.write(Data("lora reproduce: process \(group.rank) of \(group.size): \(error)\n".utf8))
+            group.abort(code: 1)
+        }
+    }
+
+    func study(group: ProcessGroup) throws {
         let taskList = try tasks.split(separator: ",").map { try CLI.task(String($0).trimmingCharacters(in: .whitespaces)) }
         let seedValues = try seedList()
         let methodList = try methodsList()
@@ -103,7 +117,6 @@ struct ReproduceCommand: ParsableCommand {
         let fm = FileManager.default
         // Under mpirun: process p of N trains the plan's runs p, p + N, … and times tasks p, p + N, …
         // (each in its own child process, as without MPI); process 0 writes the manifest and the report.
-        let group = try MPIProcessGroup.current()
         let (rank, size) = (group.rank, group.size)
         let threads = self.threads ?? (size > 1 ? max(1, System.coreCount / MPIProcessGroup.localSize()) : nil)
         func note(_ text: String) { CLI.note(size > 1 ? "[process \(rank)/\(size)] " + text : text) }
