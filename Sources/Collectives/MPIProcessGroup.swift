@@ -10,6 +10,7 @@ import MPIShim
 public final class MPIProcessGroup: ProcessGroup {
     public let rank: Int
     public let size: Int
+    public var localSize: Int { Self.localSize() }
     private var finalized = false
 
     /// Whether this process was started by Open MPI's `mpirun`/`mpiexec`.

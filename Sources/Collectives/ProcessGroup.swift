@@ -30,6 +30,8 @@ public protocol ProcessGroup: AnyObject {
     var rank: Int { get }
     /// Number of processes.
     var size: Int { get }
+    /// Number of the group's processes on this host (they share its memory and cores).
+    var localSize: Int { get }
     /// `buffer[0 ..< count]` ← its sum over every process.
     func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) throws
     /// `values` ← their reduction over every process (element-wise).
@@ -62,6 +64,17 @@ extension ProcessGroup {
         return out
     }
 
+    /// Whether every process passed the same `value` (compared through its minimum and
+    /// maximum over the group, as doubles on 32-bit halves so that they are exact).
+    public func agree(on value: UInt64) throws -> Bool {
+        guard size > 1 else { return true }
+        let parts = [Double(value >> 32), Double(value & 0xFFFF_FFFF)]
+        var low = parts, high = parts
+        try allreduce(&low, .min)
+        try allreduce(&high, .max)
+        return low == high
+    }
+
     /// Process `root`'s floats on every process.
     public func broadcast(_ buffer: UnsafeMutablePointer<Float>, count: Int, root: Int = 0) throws {
         try broadcast(UnsafeMutableRawPointer(buffer), bytes: count * MemoryLayout<Float>.stride, root: root)
@@ -73,6 +86,7 @@ public final class SingleProcess: ProcessGroup {
     public init() {}
     public var rank: Int { 0 }
     public var size: Int { 1 }
+    public var localSize: Int { 1 }
     public func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}
     public func allreduce(_ values: inout [Double], _ operation: ReduceOperation) {}
     public func startAllreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) {}

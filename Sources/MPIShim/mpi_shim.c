@@ -37,7 +37,7 @@ int lora_mpi_load(const char *library, char *error, size_t error_length) {
     // RTLD_GLOBAL: Open MPI's own plugins (mca_*.so) resolve libmpi's symbols from the global scope.
     void *lib = dlopen(name, RTLD_NOW | RTLD_GLOBAL);
     if (!lib) {
-        snprintf(error, error_length, "cannot open %s (%s); install Open MPI (scripts/setup.sh --mpi, or apt-get install openmpi-bin libopenmpi-dev)", name, dlerror());
+        snprintf(error, error_length, "cannot open %s (%s); install Open MPI (scripts/setup.sh, or apt-get install openmpi-bin libopenmpi-dev)", name, dlerror());
         return 1;
     }
 #define LOOK(ptr, sym) do { *(void **)(&ptr) = dlsym(lib, sym); if (!ptr) { snprintf(error, error_length, "%s has no symbol %s: lora needs Open MPI's ABI (libmpi.so.40)", name, sym); return 1; } } while (0)

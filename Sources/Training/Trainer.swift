@@ -68,6 +68,19 @@ public enum TrainingError: Error, CustomStringConvertible {
     case processesDisagree(step: Int)
     /// Process 0 could not resume; the other processes report its reason.
     case resumeFailedOnProcessZero(String)
+    /// Data-parallel processes read different data or options.
+    case processesReadDifferentInputs
+
+    /// Whether every process of a data-parallel run raises this error at the same step (it
+    /// comes from reduced values, or process 0's outcome is broadcast), so that they can all
+    /// stop without aborting the job.
+    public var isRaisedByEveryProcess: Bool {
+        switch self {
+        case .nonFiniteLoss, .nonFiniteGradient, .diverged, .processesDisagree, .resumeFailedOnProcessZero,
+             .processesReadDifferentInputs, .checkpointMismatch: true
+        case .emptyTrainingSet, .memoryPlan: false
+        }
+    }
 
     static func lastGood(_ checkpoint: String?) -> String {
         checkpoint.map { "The last good checkpoint is \($0)." } ?? "No checkpoint was written before it."
@@ -89,6 +102,8 @@ public enum TrainingError: Error, CustomStringConvertible {
             step == 0 ? "the processes loaded different weights: every host needs the same model directory"
                 : "the processes' weights differ after step \(step): the all-reduce did not give every process the same sum"
         case let .resumeFailedOnProcessZero(reason): "process 0 could not resume: \(reason)"
+        case .processesReadDifferentInputs:
+            "the processes read different data, options or model files (every host needs the same files and the same command)"
         case let .checkpointMismatch(path, reason): "\(path): cannot resume: \(reason)"
         }
     }
@@ -193,8 +208,10 @@ public final class Trainer {
         let longest = (train + dev).map(\.ids.count).max() ?? 1
         let localBatch = (min(options.batchSize, train.count) + group.size - 1) / group.size
         memoryPlan = MemoryPlan.plan(model: model, batchSize: localBatch, longest: longest)
-        if let available = MemoryPlan.availableBytes(), memoryPlan.total > available {
-            throw TrainingError.memoryPlan(plan: memoryPlan.description, availableMiB: available / 1_048_576)
+        // The host's processes each hold a whole model: together they must fit.
+        if let available = MemoryPlan.availableBytes(), memoryPlan.total * Double(group.localSize) > available {
+            let plan = group.localSize > 1 ? "\(group.localSize) × (\(memoryPlan.description)) for this host's processes" : memoryPlan.description
+            throw TrainingError.memoryPlan(plan: plan, availableMiB: available / 1_048_576)
         }
         identity = Trainer.identity(task: task, options: options, train: train, dev: dev)
         // Full fine-tuning's gradients travel while the backward pass goes on; LoRA's in one call.
@@ -511,6 +528,8 @@ public final class Trainer {
     /// Gives every process process 0's trainable weights (its initial adapters and head), then
     /// checks that all the weights agree.
     func shareInitialWeights() throws {
+        // Different data (or options) would make the processes call the collectives differently.
+        if try !group.agree(on: WeightsDigest.of(identity)) { throw TrainingError.processesReadDifferentInputs }
         for p in optimizer.parameters { try group.broadcast(p.value.pointer, count: p.count) }
         if try !WeightsDigest.agree(model.parameters, group: group) { throw TrainingError.processesDisagree(step: 0) }
     }

@@ -126,6 +126,7 @@ struct PredictCommand: ParsableCommand {
     }
 
     func run() throws {
+        Threads.configure()
         let m = try CLI.loadModel(model, task: nil, adapter: adapter)
         let maxLength = maxLengthOption ?? min(512, m.config.maxInputLength)
         if !ids { try CLI.usage { try m.config.validateMaxLength(maxLength) } }

@@ -27,7 +27,7 @@ struct TrainCommand: ParsableCommand {
         --resume continues a killed run from OUT/checkpoint.safetensors. \
         Under Open MPI's mpirun (mpirun -np N lora train …) the run is data-parallel: each process \
         computes its share of every batch of --batch-size, gradients are summed with MPI_Allreduce, \
-        and process 0 writes every file; the weights are those of the single-process run.
+        and process 0 writes every file; the weights are the single-process run's up to float rounding.
         """
     )
 
@@ -202,6 +202,10 @@ struct TrainCommand: ParsableCommand {
         CLI.silent = !group.isWriter
         do {
             try train(group: group)
+        } catch let error as TrainingError where error.isRaisedByEveryProcess {
+            // Every process stops here together: process 0 reports it (and has logged it).
+            if group.isWriter { throw error }
+            throw ExitCode(1)
         } catch {
             // The others may be waiting in a collective: end the whole job, naming this process.
             FileHandle.standardError.write(Data("lora train: process \(group.rank) of \(group.size): \(error)\n".utf8))

@@ -22,7 +22,7 @@ final class DataParallelTests: XCTestCase {
         let glue = try TestPaths.require(TestPaths.glueDirectory, hint: "set SWIFT_LORA_GLUE_DIR").get()
         let path = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":").map { URL(fileURLWithPath: String($0)).appendingPathComponent("mpirun") }
         let found = path.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? URL(fileURLWithPath: "/usr/bin/mpirun")
-        let mpirun = try TestPaths.require(found, hint: "Open MPI's mpirun is needed: scripts/setup.sh --mpi installs it (apt-get install openmpi-bin libopenmpi-dev)").get()
+        let mpirun = try TestPaths.require(found, hint: "Open MPI's mpirun is needed: scripts/setup.sh installs it (apt-get install openmpi-bin libopenmpi-dev)").get()
         return (model.path, glue.path, mpirun)
     }
 
@@ -97,6 +97,16 @@ final class DataParallelTests: XCTestCase {
         return worst
     }
 
+    /// The step records' loss and gradient norm, in order.
+    func stepFigures(_ run: URL) throws -> [(loss: Double, norm: Double)] {
+        let lines = try String(contentsOf: run.appendingPathComponent("log.jsonl"), encoding: .utf8).split(separator: "\n")
+        return try lines.compactMap { line in
+            let record = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            guard record?["type"] as? String == "step", let loss = record?["loss"] as? Double, let norm = record?["grad_norm"] as? Double else { return nil }
+            return (loss, norm)
+        }
+    }
+
     func summaryScore(_ run: URL) throws -> Double? {
         let object = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("summary.json"))) as? [String: Any]
         return object?["bestScore"] as? Double
@@ -120,6 +130,14 @@ final class DataParallelTests: XCTestCase {
             let worst = try assertSameWeights(single, out, method: method, "\(method), \(n) processes against 1")
             print("\(method): \(n) processes against 1: largest per-tensor relative difference \(worst)")
             XCTAssertEqual(try summaryScore(out), try summaryScore(single), "\(method), \(n) processes: the dev score differs")
+            // Each step's loss and (clipped-before) gradient norm are the whole batch's: a wrong
+            // share scaling would change them even where clipping and Adam hide it in the weights.
+            let reference = try stepFigures(single), steps = try stepFigures(out)
+            XCTAssertEqual(steps.count, reference.count)
+            for (i, (a, b)) in zip(reference, steps).enumerated() {
+                XCTAssertEqual(b.loss, a.loss, accuracy: 1e-5 * max(1, abs(a.loss)), "\(method), \(n) processes: loss of step \(i + 1)")
+                XCTAssertEqual(b.norm, a.norm, accuracy: 1e-5 * max(1e-3, abs(a.norm)), "\(method), \(n) processes: gradient norm of step \(i + 1)")
+            }
             let log = try String(contentsOf: out.appendingPathComponent("log.jsonl"), encoding: .utf8)
             XCTAssertTrue(log.contains("\"allreduce_seconds\""), "the step records carry the all-reduce time")
             XCTAssertTrue(log.contains("\"processes\":\(n)"), "the start record names the process count")

@@ -36,6 +36,8 @@ final class OneDNNLinearTests: XCTestCase {
                     let label = "\(rows)×\(inF)→\(outF) transposed \(transposed) bias \(withBias)"
                     XCTAssertLessThanOrEqual(Approx.relativeL2(candidate, reference), 1e-5, label)
                     XCTAssertLessThanOrEqual(Approx.maxAbsDiff(candidate, reference), 1e-4 * (reference.map(abs).max() ?? 1), label)
+                    // Another library ran: its sums are rounded differently somewhere in a large product.
+                    if rows * inF * outF >= 1 << 24 { XCTAssertNotEqual(candidate, reference, "\(label): oneDNN did not run") }
                 }
             }
         }

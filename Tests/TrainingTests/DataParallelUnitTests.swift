@@ -14,6 +14,7 @@ final class RecordingGroup: ProcessGroup {
     var base: UnsafeMutablePointer<Float>?
     var rank: Int { 0 }
     var size: Int { 2 }
+    var localSize: Int { 2 }
     func offset(_ p: UnsafeMutablePointer<Float>) -> Int { base.map { p - $0 } ?? -1 }
     func allreduceSum(_ buffer: UnsafeMutablePointer<Float>, count: Int) { reduced.append(offset(buffer) ..< offset(buffer) + count) }
     func allreduce(_ values: inout [Double], _ operation: ReduceOperation) {}
