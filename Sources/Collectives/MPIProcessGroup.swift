@@ -18,6 +18,11 @@ public final class MPIProcessGroup: ProcessGroup {
         environment["OMPI_COMM_WORLD_SIZE"] != nil
     }
 
+    /// This process's rank in the job mpirun started, nil without mpirun (read before MPI is opened).
+    public static func launchedRank(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Int? {
+        environment["OMPI_COMM_WORLD_RANK"].flatMap(Int.init)
+    }
+
     /// Processes of the job on this host (for sharing its cores between them).
     public static func localSize(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Int {
         environment["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap(Int.init) ?? 1

@@ -488,14 +488,7 @@ extension EncoderModel {
     /// Where layer `l`'s trainable parameters' gradients lie in the gradient slab: from the
     /// lowest offset to the highest end; nil when none of them trains.
     public func layerGradientRange(_ l: Int) -> Range<Int>? {
-        let layer = layers[l]
-        var params: [Parameter] = (layer.attentionNorm?.parameters ?? []) + layer.outputNorm.parameters
-        for case let linear? in layer.slots {
-            params.append(linear.weight)
-            if let bias = linear.bias { params.append(bias) }
-            if let adapter = linear.adapter { params += [adapter.a, adapter.b] }
-        }
-        let ranges = params.compactMap { p in p.gradientOffset.map { $0 ..< $0 + p.count } }
+        let ranges = layers[l].parameters.compactMap { p in p.gradientOffset.map { $0 ..< $0 + p.count } }
         guard let low = ranges.map(\.lowerBound).min(), let high = ranges.map(\.upperBound).max() else { return nil }
         return low ..< high
     }

@@ -106,19 +106,15 @@ public enum Int8Linear {
         // The kernel gives Σ (q − 128) · w; (128 − z_t) · Σ w turns it into Σ (q − z_t) · w.
         // Each worker scales its own column panels as soon as it has their products (still in
         // cache), in the same parallel pass.
-        let packed: UnsafeMutablePointer<lora_int8_weight> = weight.packed, nr = Int(packed.pointee.nr)
         weight.columnSums.withUnsafeBufferPointer { sums in
-            nonisolated(unsafe) let (o0, p0, rs, rz, ws, bias, cs, x, w) = (out, products, rowScales, rowZeros, weight.scales, bias, sums.baseAddress!,
-                                                                         UnsafePointer(q), UnsafePointer(packed))
-            Threads.parallelFor(Int(packed.pointee.panels), minimumChunk: 1) { start, end in
-                lora_int8_gemm_packed(Int32(rows), x, w, p0, Int32(n), Int32(start), Int32(end))
-                let c0 = start * nr, c1 = min(n, end * nr)
+            nonisolated(unsafe) let (o0, p0, rs, rz, ws, bias, cs) = (out, products, rowScales, rowZeros, weight.scales, bias, sums.baseAddress!)
+            Int8Gemm.multiplyPacked(m: rows, xu8: q, weight: weight.packed, out: products) { columns in
                 for t in 0..<rows {
                     let s = rs[t], shift = 128 - rz[t], o = o0 + t * n, acc = p0 + t * n
                     if let bias {
-                        for j in c0..<c1 { o[j] = Float(acc[j] &+ shift &* cs[j]) * (s * ws[j]) + bias[j] }
+                        for j in columns { o[j] = Float(acc[j] &+ shift &* cs[j]) * (s * ws[j]) + bias[j] }
                     } else {
-                        for j in c0..<c1 { o[j] = Float(acc[j] &+ shift &* cs[j]) * (s * ws[j]) }
+                        for j in columns { o[j] = Float(acc[j] &+ shift &* cs[j]) * (s * ws[j]) }
                     }
                 }
             }
@@ -132,12 +128,15 @@ public enum Int8Gemm {
     public static var kernel: Int { Int(lora_int8_isa()) }
 
     /// Products of the quantised rows `xu8` (`(m, kp)`, `s8 + 128`) and a packed weight, the
-    /// column panels split between `Threads.count` threads.
-    static func multiplyPacked(m: Int, xu8: UnsafePointer<UInt8>, weight: UnsafeMutablePointer<lora_int8_weight>, out: UnsafeMutablePointer<Int32>) {
+    /// column panels split between `Threads.count` threads. Each thread then runs `epilogue`
+    /// on the output columns it computed, while they are in its cache.
+    static func multiplyPacked(m: Int, xu8: UnsafePointer<UInt8>, weight: UnsafeMutablePointer<lora_int8_weight>, out: UnsafeMutablePointer<Int32>,
+                               epilogue: (@Sendable (_ columns: Range<Int>) -> Void)? = nil) {
         nonisolated(unsafe) let (x, w, o) = (xu8, UnsafePointer(weight), out)
-        let n = Int32(weight.pointee.n)
+        let n = Int(weight.pointee.n), nr = Int(weight.pointee.nr)
         Threads.parallelFor(Int(weight.pointee.panels), minimumChunk: 1) { start, end in
-            lora_int8_gemm_packed(Int32(m), x, w, o, n, Int32(start), Int32(end))
+            lora_int8_gemm_packed(Int32(m), x, w, o, Int32(n), Int32(start), Int32(end))
+            epilogue?(start * nr ..< min(n, end * nr))
         }
     }
 

@@ -54,22 +54,19 @@ final class GradientReduction {
     /// Each layer's lowest gradient offset when the slab is ordered embeddings < layer 0 < … <
     /// layer L−1 ≤ everything else (head, final norm), else nil.
     static func overlapLayout(_ model: EncoderModel) -> [Int]? {
-        var starts: [Int] = []
-        var previousEnd = 0
+        var ranges: [Range<Int>] = []
         for l in 0..<model.layerCount {
-            guard let r = model.layerGradientRange(l), r.lowerBound >= previousEnd else { return nil }
-            starts.append(r.lowerBound)
-            previousEnd = r.upperBound
+            guard let r = model.layerGradientRange(l), r.lowerBound >= (ranges.last?.upperBound ?? 0) else { return nil }
+            ranges.append(r)
         }
-        guard let first = starts.first else { return nil }
-        let inLayers = Set((0..<model.layerCount).flatMap { l in model.parameters.trainable.filter { p in
-            p.gradientOffset.map { model.layerGradientRange(l)!.contains($0) } ?? false }.map { ObjectIdentifier($0) } })
-        for p in model.parameters.trainable where !inLayers.contains(ObjectIdentifier(p)) {
-            guard let offset = p.gradientOffset else { continue }
+        guard let first = ranges.first?.lowerBound, let last = ranges.last?.upperBound else { return nil }
+        // The ranges are ordered and disjoint: a parameter outside them all is in no layer.
+        for p in model.parameters.trainable {
+            guard let offset = p.gradientOffset, !ranges.contains(where: { $0.contains(offset) }) else { continue }
             let isEmbedding = model.embeddingParameters.contains { $0 === p }
-            if isEmbedding ? offset + p.count > first : offset < previousEnd { return nil }
+            if isEmbedding ? offset + p.count > first : offset < last { return nil }
         }
-        return starts
+        return ranges.map(\.lowerBound)
     }
 
     /// Starts a step: nothing posted.
@@ -120,42 +117,16 @@ final class GradientReduction {
     }
 }
 
-/// A 64-bit digest of every parameter value's bits (FNV-1a over 32-bit words): processes
-/// holding the same weights have the same digest.
+/// Whether the processes of a group hold the same weights, by a digest of every parameter
+/// value's bits.
 enum WeightsDigest {
     static func of(_ store: ParameterStore) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        let n = store.values.used
-        store.values.base.withMemoryRebound(to: UInt32.self, capacity: n) { words in
-            // Four interleaved lanes keep the loop from waiting on one multiply chain.
-            var lanes: (UInt64, UInt64, UInt64, UInt64) = (h, h ^ 1, h ^ 2, h ^ 3)
-            var i = 0
-            while i + 4 <= n {
-                lanes.0 = (lanes.0 ^ UInt64(words[i])) &* 0x100_0000_01B3
-                lanes.1 = (lanes.1 ^ UInt64(words[i + 1])) &* 0x100_0000_01B3
-                lanes.2 = (lanes.2 ^ UInt64(words[i + 2])) &* 0x100_0000_01B3
-                lanes.3 = (lanes.3 ^ UInt64(words[i + 3])) &* 0x100_0000_01B3
-                i += 4
-            }
-            while i < n { lanes.0 = (lanes.0 ^ UInt64(words[i])) &* 0x100_0000_01B3; i += 1 }
-            h = lanes.0 ^ (lanes.1 &* 3) ^ (lanes.2 &* 5) ^ (lanes.3 &* 7)
-        }
-        return h
+        RunIdentity.wordDigest(UnsafeRawBufferPointer(start: store.values.base, count: store.values.used * MemoryLayout<Float>.stride))
     }
 
     /// Whether every process of `group` holds the same weights.
     static func agree(_ store: ParameterStore, group: ProcessGroup) throws -> Bool {
         guard group.size > 1 else { return true }
         return try group.agree(on: of(store))
-    }
-
-    /// A 64-bit digest (FNV-1a) of a run's identity fields, in key order: processes that read
-    /// the same data with the same options have the same digest.
-    static func of(_ identity: RunIdentity) -> UInt64 {
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for key in identity.fields.keys.sorted() {
-            for byte in (key + "=" + identity.fields[key]! + "\n").utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01B3 }
-        }
-        return h
     }
 }

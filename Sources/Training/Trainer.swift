@@ -529,7 +529,7 @@ public final class Trainer {
     /// checks that all the weights agree.
     func shareInitialWeights() throws {
         // Different data (or options) would make the processes call the collectives differently.
-        if try !group.agree(on: WeightsDigest.of(identity)) { throw TrainingError.processesReadDifferentInputs }
+        if try !group.agree(on: identity.digest) { throw TrainingError.processesReadDifferentInputs }
         for p in optimizer.parameters { try group.broadcast(p.value.pointer, count: p.count) }
         if try !WeightsDigest.agree(model.parameters, group: group) { throw TrainingError.processesDisagree(step: 0) }
     }

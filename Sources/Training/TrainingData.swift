@@ -50,11 +50,16 @@ public enum Batching {
     /// Packs `indices` of `examples` into a batch and its labels.
     public static func batch(_ examples: [TokenizedExample], indices: ArraySlice<Int>, regression: Bool) -> (EncoderBatch, BatchLabels) {
         let chosen = indices.map { examples[$0] }
-        let batch = EncoderBatch(sequences: chosen.map(\.ids), typeIds: chosen.map(\.fullTypeIds))
+        let batch = encoderBatch(chosen)
         if regression {
             return (batch, .targets(chosen.map { $0.label.score ?? 0 }))
         }
         return (batch, .classes(chosen.map { Int32($0.label.classIndex ?? 0) }))
+    }
+
+    /// `examples` packed into one batch, in order.
+    public static func encoderBatch<C: Collection<TokenizedExample>>(_ examples: C) -> EncoderBatch {
+        EncoderBatch(sequences: examples.map(\.ids), typeIds: examples.map(\.fullTypeIds))
     }
 }
 
@@ -73,8 +78,7 @@ public enum Evaluation {
         var start = examples.startIndex
         while start < examples.endIndex {
             let end = min(examples.endIndex, start + batchSize)
-            let chosen = examples[start..<end]
-            out += try model.predict(EncoderBatch(sequences: chosen.map(\.ids), typeIds: chosen.map(\.fullTypeIds)))
+            out += try model.predict(Batching.encoderBatch(examples[start..<end]))
             start = end
         }
         return out

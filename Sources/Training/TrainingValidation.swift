@@ -87,33 +87,50 @@ public struct RunIdentity: Sendable, Equatable {
 
     public init(fields: [String: String] = [:]) { self.fields = fields }
 
-    /// 64-bit FNV-1a of bytes, hex (a content digest, not a cryptographic one).
-    public static func digest(_ data: UnsafeRawBufferPointer) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+    /// FNV-1a's offset basis: the digest of nothing.
+    static let emptyDigest: UInt64 = 0xcbf2_9ce4_8422_2325
+
+    /// 64-bit FNV-1a of bytes (a content digest, not a cryptographic one).
+    static func fnv1a(_ data: UnsafeRawBufferPointer) -> UInt64 {
+        var h = emptyDigest
         for b in data { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-        return String(h, radix: 16)
+        return h
     }
+
+    /// FNV-1a over 8-byte words, then the tail bytes, continuing from `h`: fast enough for a
+    /// 500 MB model.
+    static func wordDigest(_ raw: UnsafeRawBufferPointer, continuing start: UInt64 = emptyDigest) -> UInt64 {
+        var h = start
+        let words = raw.count / 8
+        for i in 0..<words { h = (h ^ raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3 }
+        for b in raw[(words * 8)...] { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return h
+    }
+
+    /// 64-bit FNV-1a of bytes, hex.
+    public static func digest(_ data: UnsafeRawBufferPointer) -> String { String(fnv1a(data), radix: 16) }
 
     /// The digest of a file's content, read in chunks; nil when it cannot be read.
     public static func fileDigest(_ url: URL) -> String? {
         guard let handle = try? FileHandle(forReadingFrom: url) else { return nil }
         defer { try? handle.close() }
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        var h = emptyDigest
         while let chunk = try? handle.read(upToCount: 1 << 22), !chunk.isEmpty {
-            // FNV-1a over 8-byte words (then the tail bytes): fast enough for a 500 MB model.
-            chunk.withUnsafeBytes { raw in
-                let words = raw.count / 8
-                for i in 0..<words { h = (h ^ raw.loadUnaligned(fromByteOffset: i * 8, as: UInt64.self)) &* 0x100_0000_01b3 }
-                for b in raw[(words * 8)...] { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
-            }
+            h = chunk.withUnsafeBytes { wordDigest($0, continuing: h) }
         }
         return String(h, radix: 16)
+    }
+
+    /// The digest of every field, in key order (what data-parallel processes compare).
+    public var digest: UInt64 {
+        let text = fields.keys.sorted().map { "\($0)=\(fields[$0]!)\n" }.joined()
+        return Array(text.utf8).withUnsafeBytes { Self.fnv1a($0) }
     }
 
     /// The digest of tokenized examples (ids, type ids, labels): any change of data file, cap,
     /// maximum length or tokenizer changes it.
     public static func examplesDigest(_ examples: [TokenizedExample]) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        var h = emptyDigest
         func mix(_ v: UInt64) { h = (h ^ v) &* 0x100_0000_01b3 }
         for e in examples {
             mix(UInt64(e.ids.count))

@@ -6,6 +6,7 @@ import Tokenizers
 import Training
 import Tensors
 import InputValidation
+import Collectives
 
 /// `--rank --alpha --targets --lora-dropout --rslora`: the LoRA adapter's shape.
 struct LoRAOptions: ParsableArguments {
@@ -144,9 +145,30 @@ enum CLI {
 
     /// Whether this process is one of an `mpirun` job other than process 0 (it writes no files
     /// and does not check the output directory, which process 0 may already be writing).
-    static var isSecondaryProcess: Bool {
-        guard let rank = ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_RANK"] else { return false }
-        return rank != "0"
+    static var isSecondaryProcess: Bool { (MPIProcessGroup.launchedRank() ?? 0) != 0 }
+
+    /// Threads for each of `group`'s processes, which share this host's cores; nil for a
+    /// process alone (all cores).
+    static func threadsPerProcess(_ group: ProcessGroup) -> Int? {
+        group.size > 1 ? max(1, System.coreCount / group.localSize) : nil
+    }
+
+    /// Runs `body` as `lora COMMAND` on one process of `group`. Alone, errors go up as they are.
+    /// Under mpirun, an error every process raises together (`stopsEveryProcess`) ends them all
+    /// normally, reported by process 0; any other error may leave the others waiting in a
+    /// collective, so it is printed with this process's rank and ends the job (`MPI_Abort`).
+    static func runAsProcess(of group: ProcessGroup, command: String, stopsEveryProcess: (Error) -> Bool,
+                             _ body: () throws -> Void) throws {
+        guard group.size > 1 else { return try body() }
+        do {
+            try body()
+        } catch where stopsEveryProcess(error) {
+            if group.isWriter { throw error }
+            throw ExitCode(1)
+        } catch {
+            FileHandle.standardError.write(Data("lora \(command): process \(group.rank) of \(group.size): \(error)\n".utf8))
+            group.abort(code: 1)
+        }
     }
 
     /// Formats a parameter count as "124,647,170".

@@ -82,16 +82,8 @@ struct ReproduceCommand: ParsableCommand {
 
     func run() throws {
         let group = try MPIProcessGroup.current()
-        guard group.size > 1 else { return try study(group: group) }
-        do {
-            try study(group: group)
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
-            // The others may be waiting at a barrier: end the whole job, naming this process.
-            FileHandle.standardError.write(Data("lora reproduce: process \(group.rank) of \(group.size): \(error)\n".utf8))
-            group.abort(code: 1)
-        }
+        // Every process reaches the failure count's all-reduce, so an exit status ends them together.
+        try CLI.runAsProcess(of: group, command: "reproduce", stopsEveryProcess: { $0 is ExitCode }) { try study(group: group) }
     }
 
     func study(group: ProcessGroup) throws {
@@ -118,7 +110,7 @@ struct ReproduceCommand: ParsableCommand {
         // Under mpirun: process p of N trains the plan's runs p, p + N, … and times tasks p, p + N, …
         // (each in its own child process, as without MPI); process 0 writes the manifest and the report.
         let (rank, size) = (group.rank, group.size)
-        let threads = self.threads ?? (size > 1 ? max(1, System.coreCount / MPIProcessGroup.localSize()) : nil)
+        let threads = self.threads ?? CLI.threadsPerProcess(group)
         func note(_ text: String) { CLI.note(size > 1 ? "[process \(rank)/\(size)] " + text : text) }
         if group.isWriter { try fm.createDirectory(at: outURL.appendingPathComponent("runs"), withIntermediateDirectories: true) }
         var failures = 0

@@ -198,18 +198,9 @@ struct TrainCommand: ParsableCommand {
     func run() throws {
         // Under mpirun: one process of a data-parallel job (Open MPI opened now, not before).
         let group = try MPIProcessGroup.current()
-        guard group.size > 1 else { return try train(group: group) }
-        CLI.silent = !group.isWriter
-        do {
+        CLI.silent = !group.isWriter  // the others' notes would repeat process 0's
+        try CLI.runAsProcess(of: group, command: "train", stopsEveryProcess: { ($0 as? TrainingError)?.isRaisedByEveryProcess ?? false }) {
             try train(group: group)
-        } catch let error as TrainingError where error.isRaisedByEveryProcess {
-            // Every process stops here together: process 0 reports it (and has logged it).
-            if group.isWriter { throw error }
-            throw ExitCode(1)
-        } catch {
-            // The others may be waiting in a collective: end the whole job, naming this process.
-            FileHandle.standardError.write(Data("lora train: process \(group.rank) of \(group.size): \(error)\n".utf8))
-            group.abort(code: 1)
         }
     }
 
@@ -219,7 +210,7 @@ struct TrainCommand: ParsableCommand {
         if case .glue(let t, _) = source { glueTask = t }
         var (opts, length) = try options(for: glueTask)
         // The processes on one host share its cores.
-        Threads.configure(threads ?? (group.size > 1 ? max(1, System.coreCount / MPIProcessGroup.localSize()) : nil))
+        Threads.configure(threads ?? CLI.threadsPerProcess(group))
         if group.size > 1 {
             CLI.note("data-parallel: \(group.size) processes, \(Threads.count) thread(s) each; batches of \(opts.batchSize) shared between them")
         }
