@@ -161,6 +161,20 @@ selected() {  # selected LABEL: --only/--skip
 }
 json_line() { grep '^[[:space:]]*{' "$1" 2>/dev/null | tail -n 1; }
 safe() { tr -c 'A-Za-z0-9._-' '_' <<< "$1" | sed 's/_$//'; }
+# run_json F WHAT CMD...: runs CMD (stdout F.out, stderr F.log, no stdin) and keeps its last JSON
+# line in F.json; on failure says "WHAT failed", shows the log's tail, removes F.json, returns 1.
+run_json() {
+  local f="$1" what="$2" rc; shift 2
+  "$@" > "$f.out" 2> "$f.log" < /dev/null
+  rc=$?
+  json_line "$f.out" > "$f.json"
+  if [ $rc -ne 0 ] || [ ! -s "$f.json" ]; then
+    echo "  $what failed (exit $rc): $*" >&2
+    grep -v '^\[torch.onnx\]\|^W[0-9]\{4\}' "$f.log" | tail -n 5 | sed 's/^/    /' >&2
+    rm -f "$f.json"
+    return 1
+  fi
+}
 
 # Export, quantise and check each model once (per number of labels) before any timing.
 : > "$OUT_DIR/prepare.tsv"
@@ -182,16 +196,10 @@ for m in "${models[@]}"; do
     if [ "$DRY" = 1 ]; then echo "${cmd[*]}"; continue; fi
     f="$OUT_DIR/$(safe "$mname")-prepare$([ -n "$p" ] && echo -STS-B)"
     echo "[prepare] $mname: export, quantise and check (cached in $ONNX_DIR/$mname) ..." >&2
-    "${cmd[@]}" > "$f.out" 2> "$f.log"
-    rc=$?
-    json_line "$f.out" > "$f.json"
-    if [ $rc -ne 0 ] || [ ! -s "$f.json" ]; then
-      echo "  ORT export or check failed for $mname (exit $rc): ${cmd[*]}" >&2
-      grep -v '^\[torch.onnx\]\|^W[0-9]\{4\}' "$f.log" | tail -n 5 | sed 's/^/    /' >&2
-      rm -f "$f.json"
-      ORT_OK[$mname]=0
-    else
+    if run_json "$f" "ORT export or check for $mname" "${cmd[@]}"; then
       printf '%s\t%s\n' "$mname" "$f.json" >> "$OUT_DIR/prepare.tsv"
+    else
+      ORT_OK[$mname]=0
     fi
   done
 done
@@ -227,17 +235,9 @@ for round in $(seq 1 "$REPEAT"); do
           continue
         fi
         echo "[round $round/$REPEAT] $full ..." >&2
-        "${cmd[@]}" > "$f.out" 2> "$f.log" < /dev/null
-        rc=$?
-        json_line "$f.out" > "$f.json"
-        if [ $rc -ne 0 ] || [ ! -s "$f.json" ]; then
-          echo "  failed (exit $rc): ${cmd[*]}" >&2
-          grep -v '^\[torch.onnx\]\|^W[0-9]\{4\}' "$f.log" | tail -n 5 | sed 's/^/    /' >&2
-          rm -f "$f.json"
-          printf '%s\t%s\t%s\t%s\t%s\n' "$mname" "$label" "$side" "$round" "-" >> "$OUT_DIR/runs.tsv"
-        else
-          printf '%s\t%s\t%s\t%s\t%s\n' "$mname" "$label" "$side" "$round" "$f.json" >> "$OUT_DIR/runs.tsv"
-        fi
+        result="$f.json"
+        run_json "$f" "$full" "${cmd[@]}" || result="-"
+        printf '%s\t%s\t%s\t%s\t%s\n' "$mname" "$label" "$side" "$round" "$result" >> "$OUT_DIR/runs.tsv"
       done
     done < <(workloads "$mdir")
   done
